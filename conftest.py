@@ -1,0 +1,64 @@
+"""Test tiers: a test's folder gives its marker; a tier whose prerequisite is missing skips
+with one line that names what is missing and how to provide it."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+TIERS = ("unit", "manifests", "integration", "e2e")
+
+
+def tier_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).parts
+    for tier in TIERS:
+        if tier in parts:
+            return tier
+    return "unit"
+
+
+@functools.cache
+def missing_prerequisite(tier: str) -> str | None:
+    """None when the tier can run here, otherwise one sentence for the skip line."""
+    from gitops import tools
+    from gitops.errors import GitOpsError
+
+    if tier == "manifests":
+        try:
+            tools.require("kubectl")
+        except GitOpsError as exc:
+            return f"manifests tier needs kubectl: {exc}"
+    if tier == "integration":
+        try:
+            tools.docker_engine()
+        except GitOpsError as exc:
+            return f"integration tier needs a Docker engine: {exc}"
+    if tier == "e2e":
+        from gitops.cluster_access import cluster_unreachable
+
+        reason = cluster_unreachable()
+        if reason:
+            return f"e2e tier needs a Kubernetes cluster: {reason}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(Path(str(item.path)))
+        item.add_marker(getattr(pytest.mark, tier))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    tier = tier_of(Path(str(item.path)))
+    if tier == "unit":
+        return
+    reason = missing_prerequisite(tier)
+    if reason:
+        pytest.skip(reason)
+
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

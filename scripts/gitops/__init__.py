@@ -1,0 +1,1 @@
+"""Automation for the TaskNote GitOps repository (see DESIGN.md for the module map)."""

@@ -1,0 +1,79 @@
+"""Repository paths, versions.yaml and the environment list, loaded once."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.errors import GitOpsError
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSIONS_FILE = ROOT / "versions.yaml"
+ENVIRONMENTS = ("dev", "staging", "prod")
+CLUSTERS = ("kind", "k3s")
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path = ROOT
+    base: Path = ROOT / "base"
+    overlays: Path = ROOT / "overlays"
+    argocd: Path = ROOT / "argocd"
+    clusters: Path = ROOT / "clusters"
+    app: Path = ROOT / "apps" / "tasknote"
+    reports: Path = ROOT / "reports"
+
+    def overlay(self, env: str) -> Path:
+        return self.overlays / check_environment(env)
+
+    def cluster(self, name: str) -> Path:
+        return self.clusters / check_cluster(name)
+
+
+PATHS = Paths()
+
+
+def check_environment(env: str) -> str:
+    if env not in ENVIRONMENTS:
+        raise GitOpsError(f"unknown environment {env!r}; use one of {', '.join(ENVIRONMENTS)}.")
+    return env
+
+
+def check_cluster(name: str) -> str:
+    if name not in CLUSTERS:
+        raise GitOpsError(f"unknown cluster {name!r}; use one of {', '.join(CLUSTERS)}.")
+    return name
+
+
+def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
+    """Parse a versions file; a broken one is a one-sentence error, not a traceback."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GitOpsError(f"{path} is missing; restore it from Git.") from None
+    except yaml.YAMLError as exc:
+        raise GitOpsError(f"{path} is not valid YAML ({exc}); fix the file.") from None
+    if not isinstance(data, dict):
+        raise GitOpsError(f"{path} must be a mapping of sections; fix the file.")
+    return data
+
+
+@functools.cache
+def versions() -> dict[str, Any]:
+    """The repository's versions.yaml, read once per process."""
+    return load_versions()
+
+
+def version_of(*keys: str) -> Any:
+    """A value from versions.yaml by its key path, e.g. version_of("tools", "kind", "version")."""
+    node: Any = versions()
+    for depth, key in enumerate(keys):
+        if not isinstance(node, dict) or key not in node:
+            where = ".".join(keys[: depth + 1])
+            raise GitOpsError(f"versions.yaml has no entry {where}; add it.")
+        node = node[key]
+    return node

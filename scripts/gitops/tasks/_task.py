@@ -1,0 +1,37 @@
+"""The task decorator every namespace uses: help on every argument, one-line errors."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from invoke.exceptions import Exit
+from invoke.tasks import task as invoke_task
+
+from gitops.errors import GitOpsError
+
+
+def task(help: dict[str, str] | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """invoke's @task, refusing an undocumented argument and turning GitOpsError into exit 1."""
+    documented = help or {}
+
+    def decorate(body: Callable[..., Any]) -> Any:
+        params = list(inspect.signature(body).parameters)[1:]
+        missing = [p for p in params if p.replace("_", "-") not in documented and p not in documented]
+        if missing:
+            raise TypeError(f"task {body.__name__} has no help for {', '.join(missing)}")
+        if not (body.__doc__ or "").strip():
+            raise TypeError(f"task {body.__name__} has no docstring")
+
+        @functools.wraps(body)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            try:
+                return body(*args, **kw)
+            except GitOpsError as exc:
+                raise Exit(f"error: {exc}", code=1) from None
+
+        return invoke_task(wrapper, help=documented, **kwargs)
+
+    return decorate

@@ -1,0 +1,68 @@
+"""Developer tasks: the test command, linters and the lock file."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from invoke.collection import Collection
+
+from gitops import config, run
+from gitops.errors import GitOpsError
+from gitops.tasks._task import task
+
+
+def python_tool(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def run_linters() -> None:
+    run.stream([*python_tool("ruff"), "check", "."], cwd=config.ROOT)
+    run.stream([*python_tool("mypy")], cwd=config.ROOT)
+
+
+@task(help={})
+def lint(c: Any) -> None:
+    """Run ruff over the repository and mypy (strict) over scripts/gitops."""
+    run_linters()
+
+
+@task(
+    help={
+        "tier": "run only this tier: unit, manifests, integration or e2e (default: all)",
+        "k": "only tests whose names match this pytest -k expression",
+        "lint": "run ruff and mypy first (default: on; --no-lint skips them)",
+    }
+)
+def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
+    """The test command: ruff, mypy, then pytest over every tier this machine can run."""
+    if lint:
+        run_linters()
+    argv = [*python_tool("pytest")]
+    if tier:
+        if tier not in ("unit", "manifests", "integration", "e2e"):
+            raise GitOpsError(f"unknown tier {tier!r}; use unit, manifests, integration or e2e.")
+        argv += ["-m", tier]
+    if k:
+        argv += ["-k", k]
+    try:
+        run.stream(argv, cwd=config.ROOT, timeout=3 * 3600)
+    except run.CommandError as exc:
+        raise GitOpsError(f"tests failed ({exc})") from None
+
+
+@task(help={})
+def lock(c: Any) -> None:
+    """Regenerate requirements.lock (hash-pinned) from the two pyproject.toml files."""
+    run.stream(
+        [
+            *python_tool("uv"), "pip", "compile", "--python-version", "3.11",
+            "--generate-hashes", "--extra", "dev", "pyproject.toml",
+            "apps/tasknote/pyproject.toml", "requirements.in", "-o", "requirements.lock",
+        ],
+        cwd=config.ROOT,
+    )
+
+
+TASKS = [test]
+ns = Collection("dev", lint, lock)
