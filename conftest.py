@@ -61,4 +61,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per tier: how many ran, passed, failed and skipped, so a silent tier shows."""
+    counts: dict[str, dict[str, int]] = {tier: {} for tier in TIERS}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup") or not hasattr(report, "fspath"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            tier = tier_of(ROOT / report.fspath)
+            counts[tier][outcome] = counts[tier].get(outcome, 0) + 1
+    terminalreporter.section("tiers")
+    for tier in TIERS:
+        done = counts[tier]
+        line = ", ".join(f"{n} {what}" for what, n in sorted(done.items())) or "no tests"
+        reason = missing_prerequisite(tier) if tier != "unit" else None
+        terminalreporter.write_line(f"{tier:12} {line}" + (f"  (skipped: {reason})" if reason else ""))
+
+
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
