@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import pytest
+from gitops import config
+from gitops.errors import GitOpsError
+
+
+def test_unknown_environment_and_cluster_are_one_sentence() -> None:
+    with pytest.raises(GitOpsError, match=r"unknown environment 'qa'; use one of dev, staging, prod\."):
+        config.check_environment("qa")
+    with pytest.raises(GitOpsError, match=r"unknown cluster 'eks'; use one of kind, k3s\."):
+        config.PATHS.cluster("eks")
+
+
+def test_broken_versions_file_is_one_sentence(tmp_path: Path) -> None:
+    broken = tmp_path / "versions.yaml"
+    broken.write_text("tools: [unclosed\n")
+    with pytest.raises(GitOpsError, match="is not valid YAML"):
+        config.load_versions(broken)
+    with pytest.raises(GitOpsError, match="is missing"):
+        config.load_versions(tmp_path / "absent.yaml")
+
+
+def test_version_of_names_the_missing_key() -> None:
+    pinned = config.versions()["tools"]["kubectl"]["version"]
+    assert config.version_of("tools", "kubectl", "version") == pinned
+    with pytest.raises(GitOpsError, match=r"versions.yaml has no entry tools\.nope; add it\."):
+        config.version_of("tools", "nope", "version")
