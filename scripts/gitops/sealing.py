@@ -65,7 +65,7 @@ CERT_FILE = "sealed-secrets-cert.pem"
 SEALED_FILE = "sealed-secrets.yaml"
 # Which cluster runs which environment: dev on the laptop's kind, staging and prod on k3s.
 ENV_CLUSTER = {"dev": "kind", "staging": "k3s", "prod": "k3s"}
-DB_SECRET = "tasknote-db"  # noqa: S105 - a Secret name, not a password
+DB_SECRET = "tasknote-db"  # noqa: S105  # pragma: allowlist secret (a Secret name)
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")

@@ -38,4 +38,5 @@ def label_of(metadata: dict[str, Any]) -> bytes:
 
 def unseal(key: rsa.RSAPrivateKey, sealed: dict[str, Any]) -> dict[str, bytes]:
     label = label_of(sealed["metadata"])
-    return {k: hybrid_decrypt(key, base64.b64decode(v), label) for k, v in sealed["spec"]["encryptedData"].items()}
+    data = sealed["spec"]["encryptedData"]
+    return {k: hybrid_decrypt(key, base64.b64decode(v), label) for k, v in data.items()}

@@ -8,7 +8,7 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import config, sealing
+from gitops import config, sealing, sealing_cluster, secretscan
 from gitops.errors import GitOpsError
 from gitops.tasks._task import task
 
@@ -21,7 +21,7 @@ def read_values(from_literal: list[str], from_env_file: str, stdin: bool) -> dic
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable KEY=VALUE file.") from None
+            raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable file.") from None
         sealing.parse_env_file(content, str(path), values)
     if stdin:
         if sys.stdin.isatty():
@@ -85,7 +85,86 @@ def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal
     print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {sealing.BACKUP_WARNING}")
     if seal_db:
         for sealed in sealing.seal_database_secrets(cluster):
-            print(f"sealed fresh {sealed.namespace}/{sealed.name} into {sealed.path.relative_to(config.ROOT)}")
+            where = sealed.path.relative_to(config.ROOT)
+            print(f"sealed fresh {sealed.namespace}/{sealed.name} into {where}")
 
 
-ns = Collection("secrets", seal, init_key)
+CONTROLLER_HELP = {
+    "context": "kube context of the cluster (default: the current context)",
+    "namespace": "namespace of the sealed-secrets controller (default: versions.yaml "
+    "sealed-secrets.namespace, else kube-system)",
+    "service": "the controller's Service name (default: sealed-secrets-controller)",
+}
+
+
+def transport(context: str, namespace: str, service: str) -> sealing_cluster.KubectlTransport:
+    return sealing_cluster.kubectl_transport(context or None, namespace or None,
+                                             service or sealing_cluster.CONTROLLER_SERVICE)
+
+
+@task(help={"cluster": "kind or k3s: where the certificate is written",
+            "replace": "accept a certificate that differs from the committed one (after a key rotation)",
+            **CONTROLLER_HELP})
+def fetch_cert(c: Any, cluster: str, replace: bool = False, context: str = "", namespace: str = "",
+               service: str = "") -> None:
+    """Read the controller's public certificate from the cluster into clusters/<cluster>/."""
+    result = sealing_cluster.fetch_cert(cluster, transport(context, namespace, service), replace=replace)
+    where = result.path.relative_to(config.ROOT)
+    if not result.changed:
+        print(f"{where} already holds the cluster's certificate (sha256 {result.fingerprint})")
+    else:
+        print(f"wrote {where} (sha256 {result.fingerprint}); commit it")
+
+
+@task(help={"cluster": "kind or k3s: re-encrypts the SealedSecrets of that cluster's environments",
+            **CONTROLLER_HELP})
+def reencrypt(c: Any, cluster: str, context: str = "", namespace: str = "", service: str = "") -> None:
+    """Re-encrypt every SealedSecret of the cluster with the controller's newest key (/v1/rotate)."""
+    result = sealing_cluster.reencrypt(cluster, transport(context, namespace, service))
+    for path in result.files:
+        print(f"re-encrypted {path.relative_to(config.ROOT)}")
+    print(f"{result.objects} SealedSecret(s) re-encrypted; commit the overlays")
+
+
+@task(help={"out": "file to write, OUTSIDE the repository (written with mode 0600)",
+            "force": "overwrite an existing file", **CONTROLLER_HELP})
+def backup_key(c: Any, out: str, force: bool = False, context: str = "", namespace: str = "",
+               service: str = "") -> None:
+    """Export the controller's PRIVATE keys to a file outside the repository (for disaster recovery)."""
+    path, count = sealing_cluster.backup_keys(Path(out), transport(context, namespace, service), force=force)
+    print(f"wrote {count} private key(s) to {path} (mode 0600).")
+    print(f"WARNING: {sealing.BACKUP_WARNING}")
+
+
+@task(help={"backup": "key backup written by secrets.backup-key or secrets.init-key",
+            "context": CONTROLLER_HELP["context"], "namespace": CONTROLLER_HELP["namespace"]})
+def restore_key(c: Any, backup: str, context: str = "", namespace: str = "") -> None:
+    """Apply a key backup to a cluster, so its controller can decrypt the repository's SealedSecrets."""
+    count = sealing_cluster.apply_keys(sealing.restore_key(Path(backup), namespace or None), context or None)
+    where = namespace or sealing.controller_namespace()
+    print(f"applied {count} key Secret(s); if the controller already runs, restart it "
+          f"(kubectl -n {where} rollout restart deployment) so it reads them")
+
+
+@task(help={"staged": "scan only the files staged for commit (the pre-commit hook)",
+            "history": "also scan every commit of every ref (default on; --no-history skips it)"})
+def scan(c: Any, staged: bool = False, history: bool = True) -> None:
+    """Fail on plaintext Secrets, private keys, tokens and high-entropy strings in the tree and history."""
+    report = secretscan.scan(history=history, staged=staged)
+    for finding in report.findings:
+        print(finding.describe(), file=sys.stderr)
+    if not report.ok:
+        raise GitOpsError(
+            f"{len(report.findings)} possible secret(s) in the {report.scanned}; seal them with "
+            f"./inv secrets.seal, or list a known-safe one with its reason in {secretscan.ALLOWLIST}."
+        )
+    print(f"no secrets found in the {report.scanned}")
+
+
+@task(help={})
+def install_hook(c: Any) -> None:
+    """Install the git pre-commit hook that runs `./inv secrets.scan --staged`."""
+    print(f"installed {secretscan.install_hook(config.ROOT)}")
+
+
+ns = Collection("secrets", seal, init_key, fetch_cert, reencrypt, backup_key, restore_key, scan, install_hook)
