@@ -160,10 +160,12 @@ def rsa_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
     return key
 
 
-def generate_key_pair(now: dt.datetime | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def generate_key_pair(
+    now: dt.datetime | None = None, key_size: int = KEY_BITS, validity: dt.timedelta = CERT_VALIDITY
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A key pair and self-signed certificate shaped like the controller's own."""
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealed-secret"),
@@ -175,7 +177,7 @@ def generate_key_pair(now: dt.datetime | None = None) -> tuple[rsa.RSAPrivateKey
         .public_key(key.public_key())
         .serial_number(int.from_bytes(pyrandom.token_bytes(16), "big") or 1)
         .not_valid_before(start)
-        .not_valid_after(start + CERT_VALIDITY)
+        .not_valid_after(start + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         # Upstream sets only EncipherOnly, which RFC 5280 (and cryptography) allow only with
         # keyAgreement; keyEncipherment is what RSA-OAEP wrapping of a session key is.
@@ -645,9 +647,18 @@ def seal(
     kustomization = overlay / "kustomization.yaml"
     new_kustomization = kustomization_with_resource(kustomization, SEALED_FILE)
 
+    previous = target.read_bytes() if target.exists() else None
     atomic_write(target, dump_sealed_file(merged))
     if new_kustomization is not None:
-        atomic_write(kustomization, new_kustomization)
+        try:
+            atomic_write(kustomization, new_kustomization)
+        except BaseException:
+            # Both files or neither: put the SealedSecrets file back as it was.
+            if previous is None:
+                target.unlink(missing_ok=True)
+            else:
+                atomic_write(target, previous)
+            raise
     return SealResult(target, name, namespace, tuple(sorted(values)), "kubeseal" if kubeseal else "native",
                       replaced, new_kustomization is not None)
 
@@ -691,7 +702,8 @@ class InitResult:
     fingerprint: str
 
 
-def init_key(cluster: str, backup: Path, *, replace: bool = False, root: Path = config.ROOT) -> InitResult:
+def init_key(cluster: str, backup: Path, *, replace: bool = False, root: Path = config.ROOT,
+             key_size: int = KEY_BITS) -> InitResult:
     """A new controller key for a cluster: backup (outside the repo, 0600) and public cert.
 
     The backup is written first so a certificate is never committed without its key kept.
@@ -706,7 +718,7 @@ def init_key(cluster: str, backup: Path, *, replace: bool = False, root: Path = 
     if backup.exists():
         # Never overwrite a key backup: it may be the only copy of a key the repo still needs.
         raise GitOpsError(f"{backup} already exists; keep it safe, it may be a key's only copy.")
-    key, cert = generate_key_pair()
+    key, cert = generate_key_pair(key_size=key_size)
     name = f"{KEY_PREFIX}{cert.not_valid_before_utc:%Y%m%d%H%M%S}"
     write_private(backup, backup_document([key_secret(key, cert, name, controller_namespace())]))
     target.parent.mkdir(parents=True, exist_ok=True)
