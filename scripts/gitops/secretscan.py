@@ -6,9 +6,10 @@ Two checks:
 - our own: a YAML document `kind: Secret` carrying `data` or `stringData` is a plaintext
   secret in Git (base64 is an encoding, not encryption) and fails wherever it is.
 
-Known-safe findings are listed in .secretscan-allow.yaml, each with a reason. Two safe shapes
-are recognised without an entry because they are safe by construction: SealedSecret ciphertext
-(values of spec.encryptedData) and content digests (64 hex characters on a line naming sha256).
+Known-safe findings are listed in .secretscan-allow.yaml, each with a reason. Three safe shapes
+are recognised without an entry: SealedSecret ciphertext (values of spec.encryptedData), content
+digests (64 hex characters on a line naming sha256) and keyword hits whose value is a Kubernetes
+name without digits (`SEALED_SECRETS_NAMESPACE = "kube-system"`).
 
 History is scanned as the lines each commit added (`git log -p` over all refs), so every line
 that ever existed is scanned once, and YAML blobs of every commit are parsed once per content.
@@ -33,6 +34,8 @@ PLAIN_SECRET = "Plaintext Kubernetes Secret"  # noqa: S105  # pragma: allowlist 
 MAX_BYTES = 1_000_000
 YAML_SUFFIXES = (".yaml", ".yml")
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+# A Kubernetes name, namespace or label key ("kube-system", "sealedsecrets.bitnami.com/x").
+_K8S_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,10 @@ def _safe_shape(kind: str, value: str | None, line: str, sealed: set[str]) -> bo
     if value is None:
         return False
     if len(value) >= 8 and any(value in c for c in sealed):
+        return True
+    if kind == "Secret Keyword" and _K8S_NAME.match(value) and not any(c.isdigit() for c in value):
+        # `SEALED_SECRETS_NAMESPACE = "kube-system"`: the keyword is in a name and the value is a
+        # Kubernetes name (lower-case, no digits), not a credential.
         return True
     return kind == "Hex High Entropy String" and bool(_HEX_DIGEST.match(value)) and "sha256" in line.lower()
 
