@@ -6,10 +6,11 @@ Two checks:
 - our own: a YAML document `kind: Secret` carrying `data` or `stringData` is a plaintext
   secret in Git (base64 is an encoding, not encryption) and fails wherever it is.
 
-Known-safe findings are listed in .secretscan-allow.yaml, each with a reason. Three safe shapes
+Known-safe findings are listed in .secretscan-allow.yaml, each with a reason. Four safe shapes
 are recognised without an entry: SealedSecret ciphertext (values of spec.encryptedData), content
-digests (64 hex characters on a line naming sha256) and keyword hits whose value is a Kubernetes
-name without digits (`SEALED_SECRETS_NAMESPACE = "kube-system"`).
+digests (64 hex characters on a line naming sha256), Git object ids (40 hex characters on a line
+naming a revision, commit, sha or ref) and keyword hits whose value is a Kubernetes name without
+digits (`SEALED_SECRETS_NAMESPACE = "kube-system"`).
 
 History is scanned as the lines each commit added (`git log -p` over all refs), so every line
 that ever existed is scanned once, and YAML blobs of every commit are parsed once per content.
@@ -34,6 +35,8 @@ PLAIN_SECRET = "Plaintext Kubernetes Secret"  # noqa: S105  # pragma: allowlist 
 MAX_BYTES = 1_000_000
 YAML_SUFFIXES = (".yaml", ".yml")
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+_GIT_OBJECT = re.compile(r"^[0-9a-f]{40}$")
+_GIT_CONTEXT = re.compile(r"revision|commit|\bsha\b|\bref\b", re.IGNORECASE)
 # A Kubernetes name, namespace or label key ("kube-system", "sealedsecrets.bitnami.com/x").
 _K8S_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -160,7 +163,12 @@ def _safe_shape(kind: str, value: str | None, line: str, sealed: set[str]) -> bo
         # `SEALED_SECRETS_NAMESPACE = "kube-system"`: the keyword is in a name and the value is a
         # Kubernetes name (lower-case, no digits), not a credential.
         return True
-    return kind == "Hex High Entropy String" and bool(_HEX_DIGEST.match(value)) and "sha256" in line.lower()
+    if kind != "Hex High Entropy String":
+        return False
+    if _HEX_DIGEST.match(value) and "sha256" in line.lower():
+        return True
+    # Git object ids, e.g. an Argo CD Application's status.sync.revision.
+    return bool(_GIT_OBJECT.match(value)) and bool(_GIT_CONTEXT.search(line))
 
 
 def detect(path: str, numbered_lines: Sequence[tuple[int, str]], sealed: set[str],

@@ -99,6 +99,7 @@ def test_ciphertext_digests_and_kubernetes_names_are_safe_by_construction(scratc
         "image: registry:2@sha256:3908dc555919f6eac84ffc62184dac01a9c4ffc0cbdce6627839cb1f77acc676\n"
     )
     (scratch / "names.py").write_text('SEALED_SECRETS_NAMESPACE = "kube-system"\n')
+    (scratch / "app.json").write_text('{"sync": {"revision": "5f1c2a9d4e7b8c0a1f2e3d4c5b6a79881726354a"}}\n')
     git(scratch, "add", "-A")
     git(scratch, "commit", "-qm", "sealed")
     assert secretscan.scan(scratch).ok
