@@ -2,6 +2,169 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 from invoke.collection import Collection
 
-ns = Collection("secrets")
+from gitops import config, sealing, sealing_cluster, secretscan
+from gitops.errors import GitOpsError
+from gitops.tasks._task import task
+
+
+def read_values(from_literal: list[str], from_env_file: str, stdin: bool) -> dict[str, bytes]:
+    values: dict[str, bytes] = {}
+    sealing.parse_literals(from_literal, values)
+    if from_env_file:
+        path = Path(from_env_file).expanduser()
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable file.") from None
+        sealing.parse_env_file(content, str(path), values)
+    if stdin:
+        if sys.stdin.isatty():
+            print("reading KEY=VALUE lines from stdin; end with Ctrl-D", file=sys.stderr)
+        sealing.parse_env_file(sys.stdin.buffer.read(), "stdin", values)
+    return values
+
+
+@task(
+    help={
+        "env": "environment whose overlay receives the SealedSecret: dev, staging or prod",
+        "name": "name of the Secret the controller will create (a Kubernetes name)",
+        "cluster": "cluster whose certificate seals it (default: the environment's: dev=kind, "
+        "staging/prod=k3s)",
+        "from-literal": "KEY=VALUE, repeatable. Visible to other local users in /proc/<pid>/cmdline "
+        "while invoke runs: prefer --from-env-file or --stdin for real secrets",
+        "from-env-file": "file of KEY=VALUE lines (UTF-8, '#' comments), as kubectl's --from-env-file",
+        "stdin": "read KEY=VALUE lines from standard input (e.g. from a password manager's CLI)",
+        "scope": "strict (default: this name and namespace only), namespace-wide or cluster-wide",
+        "engine": "auto (kubeseal when installed, else native), native or kubeseal",
+    },
+    iterable=["from_literal"],
+)
+def seal(
+    c: Any,
+    env: str,
+    name: str,
+    cluster: str = "",
+    from_literal: list[str] | None = None,
+    from_env_file: str = "",
+    stdin: bool = False,
+    scope: str = "strict",
+    engine: str = "auto",
+) -> None:
+    """Seal a Secret with the cluster's committed certificate into overlays/<env>/sealed-secrets.yaml."""
+    values = read_values(from_literal or [], from_env_file, stdin)
+    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine)
+    verb = "replaced" if result.replaced else "added"
+    print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; scope {scope}; "
+          f"{result.engine}) in {result.path.relative_to(config.ROOT)}")
+    if result.kustomization_updated:
+        print(f"listed {sealing.SEALED_FILE} in overlays/{env}/kustomization.yaml")
+
+
+@task(
+    help={
+        "cluster": "kind or k3s",
+        "backup": "where the private key backup goes (outside the repository; default "
+        "~/.config/tasknote/sealed-secrets/<cluster>.yaml)",
+        "replace": "replace an existing committed certificate (its SealedSecrets become unreadable "
+        "for a cluster restored from the new key)",
+        "seal-db": "also seal fresh tasknote-db credentials for each environment of the cluster "
+        "(default on)",
+    }
+)
+def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal_db: bool = True) -> None:
+    """Make a new sealing key for a new cluster: private key backup outside the repo, public cert in it."""
+    target = Path(backup) if backup else sealing.default_backup_path(cluster)
+    result = sealing.init_key(cluster, target, replace=replace)
+    print(f"wrote {result.cert_file.relative_to(config.ROOT)} (sha256 {result.fingerprint})")
+    print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {sealing.BACKUP_WARNING}")
+    if seal_db:
+        for sealed in sealing.seal_database_secrets(cluster):
+            where = sealed.path.relative_to(config.ROOT)
+            print(f"sealed fresh {sealed.namespace}/{sealed.name} into {where}")
+
+
+CONTROLLER_HELP = {
+    "context": "kube context of the cluster (default: the current context)",
+    "namespace": "namespace of the sealed-secrets controller (default: versions.yaml "
+    "sealed-secrets.namespace, else kube-system)",
+    "service": "the controller's Service name (default: sealed-secrets-controller)",
+}
+
+
+def transport(context: str, namespace: str, service: str) -> sealing_cluster.KubectlTransport:
+    return sealing_cluster.kubectl_transport(context or None, namespace or None,
+                                             service or sealing_cluster.CONTROLLER_SERVICE)
+
+
+@task(help={"cluster": "kind or k3s: where the certificate is written",
+            "replace": "accept a certificate that differs from the committed one (after a key rotation)",
+            **CONTROLLER_HELP})
+def fetch_cert(c: Any, cluster: str, replace: bool = False, context: str = "", namespace: str = "",
+               service: str = "") -> None:
+    """Read the controller's public certificate from the cluster into clusters/<cluster>/."""
+    result = sealing_cluster.fetch_cert(cluster, transport(context, namespace, service), replace=replace)
+    where = result.path.relative_to(config.ROOT)
+    if not result.changed:
+        print(f"{where} already holds the cluster's certificate (sha256 {result.fingerprint})")
+    else:
+        print(f"wrote {where} (sha256 {result.fingerprint}); commit it")
+
+
+@task(help={"cluster": "kind or k3s: re-encrypts the SealedSecrets of that cluster's environments",
+            **CONTROLLER_HELP})
+def reencrypt(c: Any, cluster: str, context: str = "", namespace: str = "", service: str = "") -> None:
+    """Re-encrypt every SealedSecret of the cluster with the controller's newest key (/v1/rotate)."""
+    result = sealing_cluster.reencrypt(cluster, transport(context, namespace, service))
+    for path in result.files:
+        print(f"re-encrypted {path.relative_to(config.ROOT)}")
+    print(f"{result.objects} SealedSecret(s) re-encrypted; commit the overlays")
+
+
+@task(help={"out": "file to write, OUTSIDE the repository (written with mode 0600)",
+            "force": "overwrite an existing file", **CONTROLLER_HELP})
+def backup_key(c: Any, out: str, force: bool = False, context: str = "", namespace: str = "",
+               service: str = "") -> None:
+    """Export the controller's PRIVATE keys to a file outside the repository (for disaster recovery)."""
+    path, count = sealing_cluster.backup_keys(Path(out), transport(context, namespace, service), force=force)
+    print(f"wrote {count} private key(s) to {path} (mode 0600).")
+    print(f"WARNING: {sealing.BACKUP_WARNING}")
+
+
+@task(help={"backup": "key backup written by secrets.backup-key or secrets.init-key",
+            "context": CONTROLLER_HELP["context"], "namespace": CONTROLLER_HELP["namespace"]})
+def restore_key(c: Any, backup: str, context: str = "", namespace: str = "") -> None:
+    """Apply a key backup to a cluster, so its controller can decrypt the repository's SealedSecrets."""
+    count = sealing_cluster.apply_keys(sealing.restore_key(Path(backup), namespace or None), context or None)
+    where = namespace or sealing.controller_namespace()
+    print(f"applied {count} key Secret(s); if the controller already runs, restart it "
+          f"(kubectl -n {where} rollout restart deployment) so it reads them")
+
+
+@task(help={"staged": "scan only the files staged for commit (the pre-commit hook)",
+            "history": "also scan every commit of every ref (default on; --no-history skips it)"})
+def scan(c: Any, staged: bool = False, history: bool = True) -> None:
+    """Fail on plaintext Secrets, private keys, tokens and high-entropy strings in the tree and history."""
+    report = secretscan.scan(history=history, staged=staged)
+    for finding in report.findings:
+        print(finding.describe(), file=sys.stderr)
+    if not report.ok:
+        raise GitOpsError(
+            f"{len(report.findings)} possible secret(s) in the {report.scanned}; seal them with "
+            f"./inv secrets.seal, or list a known-safe one with its reason in {secretscan.ALLOWLIST}."
+        )
+    print(f"no secrets found in the {report.scanned}")
+
+
+@task(help={})
+def install_hook(c: Any) -> None:
+    """Install the git pre-commit hook that runs `./inv secrets.scan --staged`."""
+    print(f"installed {secretscan.install_hook(config.ROOT)}")
+
+
+ns = Collection("secrets", seal, init_key, fetch_cert, reencrypt, backup_key, restore_key, scan, install_hook)

@@ -1,0 +1,67 @@
+"""kubeseal and the native sealer are interchangeable: each side's output is read by the other.
+
+kubeseal reads ours with `--recovery-unseal --recovery-private-key` (the upstream disaster-recovery
+path), and our test-only decryptor reads what kubeseal sealed. Needs the pinned kubeseal; skipped
+with one line when it is absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from gitops import run, sealing, tools
+from gitops.errors import GitOpsError
+
+try:
+    KUBESEAL = tools.require("kubeseal")
+except GitOpsError as exc:
+    pytest.skip(f"kubeseal compatibility needs the pinned kubeseal: {exc}", allow_module_level=True)
+
+_spec = importlib.util.spec_from_file_location(
+    "sealing_testlib", Path(__file__).parents[1] / "fixtures" / "secrets" / "sealing_testlib.py"
+)
+assert _spec and _spec.loader
+lib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lib)
+
+VALUES = {"POSTGRES_PASSWORD": b"p@ss w\xc3\xb6rd", "DATABASE_URL": b"postgresql://a:b@tasknote-db:5432/x"}
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    key, cert = sealing.generate_key_pair(key_size=2048)
+    where = tmp_path_factory.mktemp("kubeseal")
+    cert_file = where / "cert.pem"
+    cert_file.write_bytes(sealing.cert_pem(cert))
+    key_file = where / "key.pem"  # test-only throwaway key, deleted with the temp dir
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return key, cert, cert_file, key_file
+
+
+@pytest.mark.parametrize("scope", sealing.SCOPES)
+def test_what_kubeseal_seals_we_can_read(material, scope) -> None:
+    key, _, cert_file, _ = material
+    sealed = sealing.seal_with_kubeseal(KUBESEAL, cert_file, "tasknote-db", "tasknote-dev", VALUES, scope)
+    assert sealed["kind"] == "SealedSecret"
+    assert sealed["metadata"].get("annotations", {}) == sealing.scope_annotations(scope)
+    assert lib.unseal(key, sealed) == VALUES
+
+
+@pytest.mark.parametrize("scope", sealing.SCOPES)
+def test_what_we_seal_kubeseal_can_read(material, scope) -> None:
+    _, cert, _, key_file = material
+    ours = sealing.sealed_secret("tasknote-db", "tasknote-dev", VALUES, cert, scope)
+    result = run.run(
+        [str(KUBESEAL), "--recovery-unseal", "--recovery-private-key", str(key_file), "--format", "json"],
+        input_text=json.dumps(ours),
+    )
+    secret = json.loads(result.stdout)
+    assert {k: base64.b64decode(v) for k, v in secret["data"].items()} == VALUES
