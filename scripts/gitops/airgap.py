@@ -31,6 +31,8 @@ HASH_LABEL = "org.tasknote.airgap.inputs"
 RECIPE = "3"
 APT_SOURCES = Path("/etc/apt")
 CONTEXTS = config.ROOT / "airgap"
+# debootstrap lives in /usr/sbin, which is not on a normal user's PATH.
+DEBOOTSTRAP_FALLBACKS = (Path("/usr/sbin/debootstrap"), Path("/sbin/debootstrap"))
 DEBIAN_CODENAMES = frozenset(
     {"bullseye", "bookworm", "trixie", "forky", "duke", "sid",
      "oldstable", "stable", "testing", "unstable"}
@@ -313,7 +315,8 @@ def inspect_present(docker: Path, refs: Sequence[str]) -> dict[str, dict[str, st
     result = run.run([str(docker), "image", "inspect", "--format",
                       "{{json .RepoTags}}\t{{json .Config.Labels}}", *refs], check=False, timeout=60)
     if result.returncode != 0 and "No such image" not in result.stderr:
-        raise GitOpsError(f"docker image inspect failed: {run.tail(result.stderr, 1)}; check the Docker daemon.")
+        reason = run.tail(result.stderr, 1)
+        raise GitOpsError(f"docker image inspect failed ({reason}); check the Docker daemon.")
     return parse_inspect(result.stdout, refs)
 
 
@@ -323,8 +326,7 @@ def inspect_present(docker: Path, refs: Sequence[str]) -> dict[str, dict[str, st
 def require_debootstrap(which: Callable[[str], str | None] = shutil.which,
                         euid: Callable[[], int] = os.geteuid) -> Path:
     """debootstrap on PATH (or /usr/sbin) and root, or one sentence saying how to get them."""
-    found = which("debootstrap") or next(
-        (str(p) for p in (Path("/usr/sbin/debootstrap"), Path("/sbin/debootstrap")) if p.is_file()), None)
+    found = which("debootstrap") or next((str(p) for p in DEBOOTSTRAP_FALLBACKS if p.is_file()), None)
     if found is None:
         raise GitOpsError("debootstrap is not installed; it builds debian:trixie-slim: "
                           "install it with `sudo apt-get install debootstrap` and retry.")
@@ -423,7 +425,8 @@ def build_context(docker: Path, image: Image, inputs: str) -> None:
 # --- the task's entry point ---------------------------------------------------------------------
 
 
-def current_plan(docker: Path, images: Sequence[Image], *, force: bool = False) -> tuple[list[Step], dict[str, str]]:
+def current_plan(docker: Path, images: Sequence[Image], *,
+                 force: bool = False) -> tuple[list[Step], dict[str, str]]:
     """The plan for this machine, with the input hash each image should carry."""
     want = wanted_hashes(images, {i.ref: context_digest(i.context) for i in images})
     present = inspect_present(docker, [i.ref for i in images])
