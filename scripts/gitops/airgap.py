@@ -90,6 +90,14 @@ class AptSource:
     components: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Present:
+    """An image found in the local store: its ID and labels."""
+
+    id: str
+    labels: Mapping[str, str]
+
+
 # --- versions.yaml ---------------------------------------------------------------------------
 
 
@@ -273,16 +281,33 @@ def wanted_hashes(images: Sequence[Image], digests: Mapping[str, str]) -> dict[s
     return hashes
 
 
-def plan(images: Sequence[Image], want: Mapping[str, str],
-         present: Mapping[str, Mapping[str, str]], *, force: bool = False) -> list[Step]:
+def with_bases(images: Sequence[Image], refs: Iterable[str]) -> set[str]:
+    """The references plus every image they are (transitively) built FROM."""
+    by_ref = {image.ref: image for image in images}
+    chosen: set[str] = set()
+    for ref in refs:
+        current: str | None = ref
+        while current is not None and current not in chosen:
+            chosen.add(current)
+            current = by_ref[current].base if current in by_ref else None
+    return chosen
+
+
+def plan(images: Sequence[Image], want: Mapping[str, str], present: Mapping[str, Present], *,
+         force: bool = False, only: Sequence[str] = ()) -> list[Step]:
     """What to build: an image is skipped only when it is present, was built here and carries
-    the hash of today's inputs; everything else (or everything, with force) is built."""
+    the hash of today's inputs; everything else (or everything, with force) is built. With
+    `only`, the rest is left alone, except missing or stale bases the selection needs."""
+    selected = with_bases(images, only) if only else {image.ref for image in images}
     steps: list[Step] = []
     for image in images:
-        labels = present.get(image.ref)
-        if force:
+        found = present.get(image.ref)
+        labels = found.labels if found else {}
+        if image.ref not in selected:
+            steps.append(Step(image.ref, "skip", "not selected"))
+        elif force and (not only or image.ref in only):
             steps.append(Step(image.ref, "build", "forced"))
-        elif labels is None:
+        elif found is None:
             steps.append(Step(image.ref, "build", "missing"))
         elif labels.get(LABEL) != "true":
             steps.append(Step(image.ref, "build", "present but not built by images.airgap"))
@@ -293,27 +318,30 @@ def plan(images: Sequence[Image], want: Mapping[str, str],
     return steps
 
 
-def parse_inspect(stdout: str, refs: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Labels by reference from `docker image inspect --format '{{json .RepoTags}}\\t{{json
-    .Config.Labels}}' ref...` (one line per image found; missing ones are just absent)."""
+INSPECT_FORMAT = "{{.Id}}\t{{json .RepoTags}}\t{{json .Config.Labels}}"
+
+
+def parse_inspect(stdout: str, refs: Iterable[str]) -> dict[str, Present]:
+    """Images by reference from `docker image inspect --format INSPECT_FORMAT ref...` (one line
+    per image found; missing ones are simply absent)."""
     wanted = set(refs)
-    present: dict[str, dict[str, str]] = {}
+    present: dict[str, Present] = {}
     for line in stdout.splitlines():
-        if "\t" not in line:
+        fields = line.split("\t")
+        if len(fields) != 3:
             continue
-        tags_json, labels_json = line.split("\t", 1)
-        tags = json.loads(tags_json) or []
-        labels = json.loads(labels_json) or {}
-        for tag in tags:
+        image_id, tags_json, labels_json = fields
+        labels = {str(k): str(v) for k, v in (json.loads(labels_json) or {}).items()}
+        for tag in json.loads(tags_json) or []:
             if tag in wanted:
-                present[tag] = {str(k): str(v) for k, v in labels.items()}
+                present[tag] = Present(image_id, labels)
     return present
 
 
-def inspect_present(docker: Path, refs: Sequence[str]) -> dict[str, dict[str, str]]:
+def inspect_present(docker: Path, refs: Sequence[str]) -> dict[str, Present]:
     """One `docker image inspect` for every reference; exit 1 only means some are missing."""
-    result = run.run([str(docker), "image", "inspect", "--format",
-                      "{{json .RepoTags}}\t{{json .Config.Labels}}", *refs], check=False, timeout=60)
+    result = run.run([str(docker), "image", "inspect", "--format", INSPECT_FORMAT, *refs],
+                     check=False, timeout=60)
     if result.returncode != 0 and "No such image" not in result.stderr:
         reason = run.tail(result.stderr, 1)
         raise GitOpsError(f"docker image inspect failed ({reason}); check the Docker daemon.")
@@ -396,8 +424,14 @@ def build_debian(docker: Path, image: Image, inputs: str, mirror: str,
     try:
         rootfs = workdir / "rootfs"
         progress(f"  debootstrap --variant=minbase {image.suite} from {mirror}")
-        run.run([str(debootstrap), "--variant=minbase", image.suite, str(rootfs), mirror],
-                timeout=1800)
+        try:
+            run.run([str(debootstrap), "--variant=minbase", image.suite, str(rootfs), mirror],
+                    timeout=1800)
+        except run.CommandError as exc:
+            log = rootfs / "debootstrap" / "debootstrap.log"
+            detail = run.tail(log.read_text(errors="replace"), 8) if log.is_file() else ""
+            raise GitOpsError(f"{exc}\n{detail}".rstrip() + f"\ncheck that {mirror} serves "
+                              f"{image.suite} or pass --mirror.") from None
         trim(rootfs)
         overlay(rootfs, image.context / "rootfs")
         sources = rootfs / "etc/apt/sources.list.d/debian.sources"
@@ -414,23 +448,30 @@ def build_debian(docker: Path, image: Image, inputs: str, mirror: str,
         remove_tree(workdir)
 
 
-def build_context(docker: Path, image: Image, inputs: str) -> None:
-    """`docker buildx build --load` of a context under airgap/ (the daemon's own BuildKit,
-    which resolves FROM debian:trixie-slim in the local store, never a registry)."""
-    run.stream([str(docker), "buildx", "build", "--load", "--progress=plain",
-                "--label", f"{LABEL}=true", "--label", f"{HASH_LABEL}={inputs}",
-                "--tag", image.ref, str(image.context)], timeout=1800)
+def build_argv(docker: Path, image: Image, inputs: str, *, no_cache: bool) -> list[str]:
+    """`docker buildx build --load` of a context under airgap/ with the daemon's own BuildKit
+    (the docker driver resolves FROM debian:trixie-slim in the local store, never a
+    registry). A forced build skips BuildKit's cache so it takes the mirror's newest packages."""
+    return [str(docker), "buildx", "build", "--load", "--progress=plain",
+            *(["--no-cache"] if no_cache else []),
+            "--label", f"{LABEL}=true", "--label", f"{HASH_LABEL}={inputs}",
+            "--tag", image.ref, str(image.context)]
+
+
+def drop_replaced(docker: Path, old: Present | None, ref: str) -> None:
+    """Remove the image a rebuild replaced, so rebuilds do not pile up dangling images. Only
+    one we built (it has our label); without --force docker refuses while a container or
+    another tag still uses it, which is what we want."""
+    if old is None or old.labels.get(LABEL) != "true":
+        return
+    now = inspect_present(docker, [ref]).get(ref)
+    if now is not None and now.id != old.id:
+        run.run([str(docker), "image", "rm", old.id], check=False, timeout=120)
 
 
 # --- the task's entry point ---------------------------------------------------------------------
 
 
-def current_plan(docker: Path, images: Sequence[Image], *,
-                 force: bool = False) -> tuple[list[Step], dict[str, str]]:
-    """The plan for this machine, with the input hash each image should carry."""
-    want = wanted_hashes(images, {i.ref: context_digest(i.context) for i in images})
-    present = inspect_present(docker, [i.ref for i in images])
-    return plan(images, want, present, force=force), want
 
 
 def ensure(*, force: bool = False, mirror: str | None = None, only: Sequence[str] = (),
@@ -443,9 +484,9 @@ def ensure(*, force: bool = False, mirror: str | None = None, only: Sequence[str
     if unknown:
         raise GitOpsError(f"{unknown[0]} is not an air-gapped image; use one of "
                           f"{', '.join(i.ref for i in images)}.")
-    steps, want = current_plan(docker, images, force=force)
-    if only:
-        steps = [s if s.ref in only else Step(s.ref, "skip", "not selected") for s in steps]
+    want = wanted_hashes(images, {i.ref: context_digest(i.context) for i in images})
+    present = inspect_present(docker, [i.ref for i in images])
+    steps = plan(images, want, present, force=force, only=only)
     by_ref = {i.ref: i for i in images}
     done: list[Built] = []
     for step in steps:
@@ -459,7 +500,8 @@ def ensure(*, force: bool = False, mirror: str | None = None, only: Sequence[str
             chosen = mirror or pick_mirror(read_apt_sources(), image.suite) or default_mirror(versions)
             build_debian(docker, image, want[image.ref], chosen, progress)
         else:
-            build_context(docker, image, want[image.ref])
+            run.stream(build_argv(docker, image, want[image.ref], no_cache=force), timeout=1800)
+        drop_replaced(docker, present.get(image.ref), image.ref)
         seconds = time.monotonic() - started
         progress(f"built {image.ref} in {seconds:.0f} s")
         done.append(Built(step.ref, "build", step.reason, seconds))

@@ -76,8 +76,8 @@ def stop_seconds(name: str) -> float:
 def test_every_image_carries_the_airgap_label_and_inputs_hash() -> None:
     present = airgap.inspect_present(airgap.tools.docker_engine(), IMAGES)
     for ref in IMAGES:
-        assert present[ref][airgap.LABEL] == "true", ref
-        assert len(present[ref][airgap.HASH_LABEL]) == 64, ref
+        assert present[ref].labels[airgap.LABEL] == "true", ref
+        assert len(present[ref].labels[airgap.HASH_LABEL]) == 64, ref
 
 
 def test_postgres_honours_user_password_db_and_rejects_a_wrong_password() -> None:
@@ -92,7 +92,8 @@ def test_postgres_honours_user_password_db_and_rejects_a_wrong_password() -> Non
                                     "(select setting from pg_settings where name = 'password_encryption')"
                                     ).fetchone()
 
-        assert eventually(login, "postgres password login", timeout=60) == ("tasknote", "tasks", "scram-sha-256")
+        row = eventually(login, "postgres password login", timeout=60)
+        assert row == ("tasknote", "tasks", "scram-sha-256")
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(dsn, password="wrong").close()
         assert "accepting connections" in docker("exec", name, "pg_isready").stdout

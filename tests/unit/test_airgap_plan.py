@@ -32,8 +32,9 @@ def hashes(contexts: Path) -> dict[str, str]:
     return airgap.wanted_hashes(images, {i.ref: airgap.context_digest(i.context) for i in images})
 
 
-def labelled(want: dict[str, str]) -> dict[str, dict[str, str]]:
-    return {ref: {airgap.LABEL: "true", airgap.HASH_LABEL: h} for ref, h in want.items()}
+def labelled(want: dict[str, str]) -> dict[str, airgap.Present]:
+    return {ref: airgap.Present(f"sha256:{n}", {airgap.LABEL: "true", airgap.HASH_LABEL: h})
+            for n, (ref, h) in enumerate(want.items())}
 
 
 def test_images_come_in_build_order(contexts: Path) -> None:
@@ -78,7 +79,7 @@ def test_a_changed_base_rebuilds_everything_built_from_it(contexts: Path) -> Non
 def test_missing_foreign_and_forced(contexts: Path) -> None:
     images = airgap.images_from(SPEC, contexts)
     want = hashes(contexts)
-    pulled = {"debian:trixie-slim": {"org.opencontainers.image.version": "13"}}
+    pulled = {"debian:trixie-slim": airgap.Present("sha256:1", {"org.opencontainers.image.version": "13"})}
     steps = airgap.plan(images, want, pulled)
     assert [(s.action, s.reason) for s in steps] == [
         ("build", "present but not built by images.airgap"), ("build", "missing")]
@@ -86,16 +87,30 @@ def test_missing_foreign_and_forced(contexts: Path) -> None:
     assert {s.action for s in forced} == {"build"}
 
 
-def test_inspect_output_maps_labels_to_references() -> None:
+def test_only_builds_the_selection_and_the_bases_it_lacks(contexts: Path) -> None:
+    images = airgap.images_from(SPEC, contexts)
+    want = hashes(contexts)
+    both = labelled(want)
+    forced = airgap.plan(images, want, both, force=True, only=["redis:8-trixie"])
+    assert [(s.action, s.reason) for s in forced] == [("skip", "up to date"), ("build", "forced")]
+    no_base = {"redis:8-trixie": both["redis:8-trixie"]}
+    steps = airgap.plan(images, want, no_base, only=["redis:8-trixie"])
+    assert [s.action for s in steps] == ["build", "skip"]
+    left_alone = airgap.plan(images, want, {}, only=["debian:trixie-slim"])
+    assert [(s.action, s.reason) for s in left_alone] == [("build", "missing"), ("skip", "not selected")]
+
+
+def test_inspect_output_maps_ids_and_labels_to_references() -> None:
     stdout = (
-        '["debian:trixie-slim"]\t{"org.tasknote.airgap":"true","org.tasknote.airgap.inputs":"ab"}\n'
-        '["registry:2","localhost:5000/registry:2"]\t{"org.tasknote.airgap":"true"}\n'
-        '["other:1"]\tnull\n'
+        'sha256:aa\t["debian:trixie-slim"]\t{"org.tasknote.airgap":"true","org.tasknote.airgap.inputs":"ab"}\n'
+        'sha256:bb\t["registry:2","localhost:5000/registry:2"]\t{"org.tasknote.airgap":"true"}\n'
+        'sha256:cc\t["other:1"]\tnull\n'
     )
     present = airgap.parse_inspect(stdout, ["debian:trixie-slim", "registry:2", "redis:8-trixie"])
     assert present == {
-        "debian:trixie-slim": {"org.tasknote.airgap": "true", "org.tasknote.airgap.inputs": "ab"},
-        "registry:2": {"org.tasknote.airgap": "true"},
+        "debian:trixie-slim": airgap.Present(
+            "sha256:aa", {"org.tasknote.airgap": "true", "org.tasknote.airgap.inputs": "ab"}),
+        "registry:2": airgap.Present("sha256:bb", {"org.tasknote.airgap": "true"}),
     }
 
 
