@@ -424,9 +424,9 @@ def build_debian(docker: Path, image: Image, inputs: str, mirror: str,
     try:
         rootfs = workdir / "rootfs"
         progress(f"  debootstrap --variant=minbase {image.suite} from {mirror}")
-        try:
-            run.run([str(debootstrap), "--variant=minbase", image.suite, str(rootfs), mirror],
-                    timeout=1800)
+        try:  # streamed: its I: lines are the progress of the longest step
+            run.stream([str(debootstrap), "--variant=minbase", image.suite, str(rootfs), mirror],
+                       timeout=1800)
         except run.CommandError as exc:
             log = rootfs / "debootstrap" / "debootstrap.log"
             detail = run.tail(log.read_text(errors="replace"), 8) if log.is_file() else ""
@@ -470,8 +470,6 @@ def drop_replaced(docker: Path, old: Present | None, ref: str) -> None:
 
 
 # --- the task's entry point ---------------------------------------------------------------------
-
-
 
 
 def ensure(*, force: bool = False, mirror: str | None = None, only: Sequence[str] = (),

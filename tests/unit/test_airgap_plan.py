@@ -191,3 +191,13 @@ def test_trim_drops_docs_and_caches_but_keeps_copyright(tmp_path: Path) -> None:
     left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert left == ["etc/passwd", "usr/share/doc/bash/copyright", "usr/share/locale/locale.alias"]
     assert (root / "var/lib/apt/lists/partial").is_dir() and (root / "var/log").is_dir()
+
+
+def test_forced_builds_skip_buildkits_cache_and_carry_both_labels(contexts: Path) -> None:
+    redis = airgap.images_from(SPEC, contexts)[1]
+    argv = airgap.build_argv(Path("/usr/bin/docker"), redis, "f" * 64, no_cache=True)
+    assert argv[:3] == ["/usr/bin/docker", "buildx", "build"] and "--no-cache" in argv
+    assert argv[argv.index("--tag") + 1] == "redis:8-trixie" and argv[-1] == str(contexts / "redis")
+    labels = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--label"]
+    assert labels == ["org.tasknote.airgap=true", "org.tasknote.airgap.inputs=" + "f" * 64]
+    assert "--no-cache" not in airgap.build_argv(Path("docker"), redis, "f" * 64, no_cache=False)
