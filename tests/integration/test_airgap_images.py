@@ -168,6 +168,16 @@ def test_python_image_has_python_python3_and_pip_on_path() -> None:
     assert "Python 3.13" in out and "pip " in out and "python 3.13" in out
 
 
+@pytest.mark.parametrize("image, argv", [
+    (DISTROLESS, ["-c", "import time; time.sleep(60)"]),
+    ("python:3.13-slim-trixie", ["python3", "-c", "import time; time.sleep(60)"]),
+])
+def test_python_images_stop_at_once_because_tini_forwards_sigterm(image: str, argv: list[str]) -> None:
+    with container(image, *argv) as (name, _):
+        assert docker("top", name).stdout.count("\n") >= 2  # tini and the interpreter
+        assert stop_seconds(name) < 5  # PID 1 without tini would wait for docker's SIGKILL
+
+
 def test_skip_path_inspects_once_and_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Sequence[str]] = []
     real_run = run.run
