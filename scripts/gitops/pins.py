@@ -75,13 +75,14 @@ def dockerfile_images(text: str) -> list[str]:
 
 
 def known_image_refs(versions: dict[str, Any]) -> set[str]:
-    refs: set[str] = set()
-    for section in ("base_images", "images"):
-        for entry in (versions.get(section) or {}).values():
-            if isinstance(entry, dict) and "ref" in entry:
-                refs.add(str(entry["ref"]))
-                if entry.get("digest"):
-                    refs.add(f"{entry['ref']}@{entry['digest']}")
+    """Image references versions.yaml pins: the base images (by reference) and the
+    third-party images the manifests run (by reference and by reference@digest)."""
+    refs = set((versions.get("base_images") or {}).get("images") or {})
+    for entry in (versions.get("images") or {}).values():
+        if isinstance(entry, dict) and "ref" in entry:
+            refs.add(str(entry["ref"]))
+            if entry.get("digest"):
+                refs.add(f"{entry['ref']}@{entry['digest']}")
     return refs
 
 
