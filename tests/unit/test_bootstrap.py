@@ -139,9 +139,9 @@ def test_argocd_pin_from_versions() -> None:
     version, url = bootstrap.argocd_pin({"platform": {"argocd": {"version": "v3.2.1"}}})
     assert version == "3.2.1"
     assert url == "https://raw.githubusercontent.com/argoproj/argo-cd/v3.2.1/manifests/install.yaml"
-    assert bootstrap.argocd_pin({"platform": {"argocd": {"version": "3.2.1", "install_url": "https://x/i.yaml"}}})[1] \
-        == "https://x/i.yaml"
-    with pytest.raises(GitOpsError, match="platform.argocd.version"):
+    custom = {"platform": {"argocd": {"version": "3.2.1", "install_url": "https://x/i.yaml"}}}
+    assert bootstrap.argocd_pin(custom)[1] == "https://x/i.yaml"
+    with pytest.raises(GitOpsError, match=r"platform\.argocd\.version"):
         bootstrap.argocd_pin({"platform": {}})
 
 
@@ -176,7 +176,8 @@ def test_key_backup_is_restored_through_the_injected_function(tmp_path: Path) ->
         return [secret]
 
     cluster = FakeCluster()
-    options = bootstrap.Options(key_backup=tmp_path / "key.yaml", restore_key=restore, progress=lambda _: None)
+    options = bootstrap.Options(key_backup=tmp_path / "key.yaml", restore_key=restore,
+                                progress=lambda _: None)
     key_step("kind", options, cluster).do()
     assert seen == [tmp_path / "key.yaml"] and cluster.applied == [secret]
 

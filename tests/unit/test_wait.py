@@ -34,7 +34,7 @@ class Clock:
 def test_healthy_applications_are_ready() -> None:
     snapshot = wait.assess(apps("healthy"), [load("deployment-ready.json")])
     assert snapshot.ready
-    assert [a.name for a in snapshot.apps][0] == "platform-ingress-nginx"
+    assert snapshot.apps[0].name == "platform-ingress-nginx"
     assert snapshot.blockers() == []
 
 
@@ -64,7 +64,8 @@ def test_comparison_error_condition_is_the_last_message() -> None:
     [
         ("deployment-ready.json", True, 2, ""),
         ("deployment-rolling.json", False, 5, ""),
-        ("deployment-stuck.json", False, 2, 'ReplicaSet "tasknote-api-7f4b9d6c85" has timed out progressing.'),
+        ("deployment-stuck.json", False, 2,
+         'ReplicaSet "tasknote-api-7f4b9d6c85" has timed out progressing.'),
         ("deployment-unobserved.json", False, 2, ""),
     ],
 )
@@ -105,7 +106,8 @@ def test_timeout_names_the_application_and_its_condition() -> None:
                               progress=lambda _: None, interval_s=10, clock=clock, sleep=clock.sleep)
     message = str(info.value)
     assert "not ready after 60 s" in message
-    assert "Application tasknote-dev is Unknown/Healthy: ComparisonError: Failed to load target state" in message
+    assert ("Application tasknote-dev is Unknown/Healthy: ComparisonError: Failed to load target state"
+            in message)
     assert clock.now == 60
 
 

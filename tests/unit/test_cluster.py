@@ -1,0 +1,178 @@
+"""Cluster targets, the kind/k3s configuration files, kubeconfig handling and port-forward."""
+
+import http.server
+import stat
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from gitops import config, portforward
+from gitops.cluster import k3s, kind, kubeconfig, resolve
+from gitops.cluster import smoke as cluster_smoke
+from gitops.errors import GitOpsError
+
+
+def test_targets() -> None:
+    assert resolve().context == "kind-tasknote" and resolve().managed
+    k3s_target = resolve("k3s")
+    assert k3s_target.kubectl_args()[:2] == ["--context", "tasknote-k3s"]
+    assert k3s_target.kubeconfig is not None and not k3s_target.kubeconfig.is_relative_to(config.ROOT)
+    adopted = resolve("k3s", context="vps-prod")
+    assert (adopted.cluster, adopted.context, adopted.managed) == ("k3s", "vps-prod", False)
+    with pytest.raises(GitOpsError, match="unknown cluster 'minikube'; use one of kind, k3s"):
+        resolve("minikube")
+
+
+def test_kind_config_pins_the_node_image_from_versions_and_maps_ingress_ports() -> None:
+    data = yaml.safe_load(kind.config_file().read_text())
+    pinned = config.version_of("kind", "node_image")
+    assert "@sha256:" in pinned and len(pinned.split("@sha256:")[1]) == 64
+    assert {node["image"] for node in data["nodes"]} == {pinned}
+    control = data["nodes"][0]
+    assert control["role"] == "control-plane" and control["labels"]["ingress-ready"] == "true"
+    ports = {(m["containerPort"], m["hostPort"]) for m in control["extraPortMappings"]}
+    assert ports == {(80, 80), (443, 443)}
+    argv = kind.create_argv(Path("/bin/kind"), "tasknote", kind.config_file(), pinned)
+    assert argv[argv.index("--image") + 1] == pinned and argv[argv.index("--name") + 1] == "tasknote"
+
+
+def test_k3s_files_disable_the_bundled_ingress_and_mirror_registries() -> None:
+    server = yaml.safe_load((config.PATHS.cluster("k3s") / "config.yaml").read_text())
+    assert {"traefik", "servicelb"} <= set(server["disable"])
+    assert server["write-kubeconfig-mode"] == "0600"
+    mirrors = yaml.safe_load((config.PATHS.cluster("k3s") / "registries.yaml").read_text())["mirrors"]
+    assert "docker.io" in mirrors and mirrors["docker.io"]["endpoint"]
+
+
+K3S_YAML = """apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Y2E=
+    server: https://127.0.0.1:6443
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: Y2VydA==
+    client-key-data: a2V5
+"""
+
+
+def test_k3s_kubeconfig_is_pointed_at_the_host_and_renamed() -> None:
+    text = k3s.rewrite_kubeconfig(K3S_YAML, "203.0.113.7")
+    data = yaml.safe_load(text)
+    assert data["clusters"][0]["cluster"]["server"] == "https://203.0.113.7:6443"
+    assert data["current-context"] == "tasknote-k3s"
+    assert data["contexts"][0] == {"context": {"cluster": "tasknote-k3s", "user": "tasknote-k3s"},
+                                   "name": "tasknote-k3s"}
+    assert data["users"][0]["name"] == "tasknote-k3s"
+
+
+def test_kubeconfig_is_written_atomically_and_private(tmp_path: Path) -> None:
+    path = kubeconfig.write_private(tmp_path / "kube" / "config", "apiVersion: v1\n")
+    assert path.read_text() == "apiVersion: v1\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["config"]
+
+
+def fake_forward(tmp_path: Path, body: str) -> list[str]:
+    script = tmp_path / "fake_port_forward.py"
+    script.write_text(body)
+    return [sys.executable, str(script)]
+
+
+def test_forwarded_yields_the_reported_port_and_stops_the_child(tmp_path: Path) -> None:
+    marker = tmp_path / "still-running"
+    argv = fake_forward(tmp_path, f"""
+import time, pathlib
+print("Forwarding from 127.0.0.1:43117 -> 8000", flush=True)
+print("Forwarding from [::1]:43117 -> 8000", flush=True)
+while True:
+    pathlib.Path({str(marker)!r}).write_text(str(time.time()))
+    time.sleep(0.05)
+""")
+    with portforward.forwarded(argv, what="svc/tasknote-api") as port:
+        assert port == 43117
+    before = marker.read_text()
+    import time
+
+    time.sleep(0.3)
+    assert marker.read_text() == before  # the child was stopped
+
+
+def test_forward_that_dies_names_its_last_output(tmp_path: Path) -> None:
+    argv = fake_forward(tmp_path, 'print("error: services \\"tasknote-api\\" not found", flush=True)\n')
+    with pytest.raises(GitOpsError, match=r'exited: error: services "tasknote-api" not found'), \
+            portforward.forwarded(argv, what="svc/tasknote-api in tasknote-dev"):
+        pass
+
+
+def test_forward_that_never_gets_ready_times_out(tmp_path: Path) -> None:
+    argv = fake_forward(tmp_path, "import time\nprint('starting', flush=True)\ntime.sleep(30)\n")
+    with pytest.raises(GitOpsError, match=r"did not start within 0\.5 s: starting"), \
+            portforward.forwarded(argv, what="svc/x", ready_timeout_s=0.5):
+        pass
+
+
+class Healthz(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.end_headers()
+        self.wfile.write(b'{"status": "ok"}')
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def local_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def tiny_suite(base_url: str, *, timeout_s: float, progress: Any) -> dict[str, Any]:
+    response = requests.get(f"{base_url}/healthz", timeout=5)
+    return {"url": base_url, "status": response.status_code}
+
+
+def test_smoke_against_compose_uses_the_compose_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    with local_server() as url:
+        monkeypatch.setenv("TASKNOTE_COMPOSE_URL", url)
+        report = cluster_smoke.run_smoke("compose", suite=tiny_suite, progress=lambda _: None)
+    assert report == {"url": url, "status": 200}
+
+
+def test_smoke_against_a_context_goes_through_a_port_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, str, str]] = []
+
+    @contextmanager
+    def forwarded_service(target: Any, namespace: str, service: str = "tasknote-api",
+                          remote_port: int = 80) -> Iterator[str]:
+        asked.append((target.context, namespace, service))
+        with local_server() as url:
+            yield url
+
+    monkeypatch.setattr(portforward, "service_url", forwarded_service)
+    report = cluster_smoke.run_smoke("vps-prod", "staging", suite=tiny_suite, progress=lambda _: None)
+    assert report["status"] == 200
+    assert asked == [("vps-prod", "tasknote-staging", "tasknote-api")]
+    with pytest.raises(GitOpsError, match="unknown environment 'qa'"):
+        cluster_smoke.run_smoke("kind", "qa", suite=tiny_suite)
