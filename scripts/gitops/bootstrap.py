@@ -204,6 +204,8 @@ class Options:
     images: tuple[str, ...] = ()
     restore_key: Callable[[Path], list[dict[str, Any]]] = default_restore
     fresh_key: Callable[[], dict[str, Any]] | None = None
+    # Throw-away clusters other than our own kind one (an e2e k3s container) may get a new key.
+    allow_fresh_key: bool = False
     progress: Callable[[str], None] = print
 
 
@@ -301,9 +303,10 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
             kube.apply_objects(options.restore_key(options.key_backup))
             say(f"   restored the sealing key from {options.key_backup}")
             return
-        if not (target.managed and target.cluster == "kind"):
+        if not (options.allow_fresh_key or (target.managed and target.cluster == "kind")):
             raise GitOpsError(f"the {target.cluster} cluster needs the sealing key its SealedSecrets were "
-                              "sealed with; pass --key-backup PATH (a backup made by ./inv secrets.*).")
+                              "sealed with; pass --key-backup PATH (or --fresh-key for a throw-away "
+                              "cluster).")
         from gitops.cluster.sealkey import backup_key, fresh_key_secret
 
         secret = (options.fresh_key or fresh_key_secret)()

@@ -145,11 +145,12 @@ def write_reports(report: Report, out_dir: Path) -> Report:
 class Lab:
     """kubectl and API operations of the drift and lab steps on one environment's API Deployment."""
 
-    def __init__(self, target: Target, env: str = "dev", deployment: str = "tasknote-api") -> None:
+    def __init__(self, target: Target, env: str = "dev", deployment: str = "tasknote-api",
+                 api: Any = None) -> None:
         from gitops.cluster.api import Api
 
         self.target, self.namespace, self.deployment = target, f"tasknote-{env}", deployment
-        self.api = Api(target)
+        self.api = api or Api(target)
 
     def kubectl(self, *args: str, timeout: float = 300, check: bool = True) -> run.Result:
         kubectl = tools.require("kubectl")
@@ -165,11 +166,22 @@ class Lab:
     def replicas(self) -> int:
         return int(self.current()["spec"].get("replicas", 1))
 
-    def application(self) -> str:
-        for app in self.api.applications():
-            if ((app.get("spec") or {}).get("destination") or {}).get("namespace") == self.namespace:
-                return str(app["metadata"]["name"])
-        raise GitOpsError(f"no Argo CD Application deploys to {self.namespace}; check argocd/.")
+    def applications_in_charge(self) -> list[dict[str, Any]]:
+        """The Application deploying to our namespace and every app-of-apps that manages it:
+        pausing only the child would be undone at once by its parent's self-heal."""
+        apps = self.api.applications()
+        chain = [a for a in apps
+                 if ((a.get("spec") or {}).get("destination") or {}).get("namespace") == self.namespace]
+        if not chain:
+            raise GitOpsError(f"no Argo CD Application deploys to {self.namespace}; check argocd/.")
+        names = {str(chain[0]["metadata"]["name"])}
+        grew = True
+        while grew:
+            parents = [a for a in apps if a not in chain and names & set(app_status(a).children)]
+            chain += parents
+            names |= {str(a["metadata"]["name"]) for a in parents}
+            grew = bool(parents)
+        return chain
 
     def poll(self, what: str, ok: Callable[[], bool], deadline_s: float = 300) -> float:
         started = time.monotonic()
@@ -186,12 +198,25 @@ class Lab:
                          lambda: self.replicas() == want)
         return f"replicas {want} -> {want + 2} by hand -> {want} again by Argo CD in {took:.0f} s"
 
-    def set_auto_sync(self, enabled: bool) -> None:
-        app = self.application()
-        # Self-heal would undo the lab's hand edits at once, so the lab runs with it paused.
-        policy: Any = {"automated": {"prune": True, "selfHeal": True}} if enabled else {"automated": None}
+    def pause_auto_sync(self) -> dict[str, Any]:
+        """Self-heal would undo the lab's hand edits at once, so the lab runs with it paused;
+        returns each Application's automated policy as Git had it, for resume_auto_sync."""
+        saved: dict[str, Any] = {}
+        for app in self.applications_in_charge():
+            name = str(app["metadata"]["name"])
+            saved[name] = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+        # Parents first, so none of them re-applies a child's policy between the patches.
+        for name in reversed(list(saved)):
+            self._patch_automated(name, None)
+        return saved
+
+    def resume_auto_sync(self, saved: dict[str, Any]) -> None:
+        for name, automated in saved.items():
+            self._patch_automated(name, automated)
+
+    def _patch_automated(self, app: str, automated: Any) -> None:
         self.kubectl("patch", "-n", "argocd", f"application/{app}", "--type=merge",
-                     "-p", json.dumps({"spec": {"syncPolicy": policy}}))
+                     "-p", json.dumps({"spec": {"syncPolicy": {"automated": automated}}}))
 
     def rollout_status(self, timeout_s: int = 300) -> str:
         self.kubectl("rollout", "status", "-n", self.namespace, f"deployment/{self.deployment}",
@@ -269,11 +294,11 @@ def default_steps(target: Target, *, new_image: str, progress: Callable[[str], N
         return f"{len(report.steps)} smoke steps passed"
 
     def lab_steps() -> list[tuple[str, StepFn]]:
-        state: dict[str, str] = {}
+        state: dict[str, Any] = {}
 
         def pause() -> str:
-            the_lab().set_auto_sync(False)
-            return "auto-sync paused for the hand-run lab steps"
+            state["policies"] = the_lab().pause_auto_sync()
+            return f"auto-sync paused on {', '.join(state['policies'])} for the hand-run lab steps"
 
         def set_image() -> str:
             if not new_image:
@@ -282,7 +307,7 @@ def default_steps(target: Target, *, new_image: str, progress: Callable[[str], N
             return the_lab().set_image(new_image)
 
         def resume() -> str:
-            the_lab().set_auto_sync(True)
+            the_lab().resume_auto_sync(state.get("policies") or {})
             bootstrapping.wait_until_synced(target, progress=progress)
             return "auto-sync back on; Git's state reconciled again"
 

@@ -4,6 +4,7 @@ import http.server
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,20 +99,22 @@ def fake_forward(tmp_path: Path, body: str) -> list[str]:
 def test_forwarded_yields_the_reported_port_and_stops_the_child(tmp_path: Path) -> None:
     marker = tmp_path / "still-running"
     argv = fake_forward(tmp_path, f"""
-import time, pathlib
-print("Forwarding from 127.0.0.1:43117 -> 8000", flush=True)
-print("Forwarding from [::1]:43117 -> 8000", flush=True)
-while True:
-    pathlib.Path({str(marker)!r}).write_text(str(time.time()))
-    time.sleep(0.05)
+import time
+with open({str(marker)!r}, "a") as ticks:
+    ticks.write("tick\\n"); ticks.flush()
+    print("Forwarding from 127.0.0.1:43117 -> 8000", flush=True)
+    print("Forwarding from [::1]:43117 -> 8000", flush=True)
+    while True:
+        ticks.write("tick\\n"); ticks.flush()
+        time.sleep(0.05)
 """)
     with portforward.forwarded(argv, what="svc/tasknote-api") as port:
         assert port == 43117
-    before = marker.read_text()
-    import time
-
+        time.sleep(0.2)
+    ticks = marker.read_text().count("tick")
+    assert ticks >= 2  # it was running while forwarded
     time.sleep(0.3)
-    assert marker.read_text() == before  # the child was stopped
+    assert marker.read_text().count("tick") == ticks  # and stopped when the block ended
 
 
 def test_forward_that_dies_names_its_last_output(tmp_path: Path) -> None:

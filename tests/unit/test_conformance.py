@@ -1,10 +1,13 @@
 """The conformance pipeline's bookkeeping: order, skip after failure, diagnostics, teardown,
 JUnit XML and the Markdown report (the steps themselves run against kind in the nightly)."""
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from gitops import conformance
+from gitops.cluster import resolve
 from gitops.errors import GitOpsError
 
 
@@ -84,3 +87,38 @@ def test_junit_and_markdown_reports(tmp_path: Path) -> None:
     assert "| smoke | failed | 1.5 s | smoke suite failed: ready \\| timed out. |" in text
     assert "## Diagnostics" in text and "BackOff pulling image" in text
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["junit.xml", "report.md"]
+
+
+# --- the lab's pause/resume of auto-sync, over recorded Applications ------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
+
+
+class RecordedApi:
+    """Stands in for the Kubernetes API server (not runnable here) with recorded objects."""
+
+    def applications(self, namespace: str = "argocd") -> list[dict[str, Any]]:
+        return list(json.loads((FIXTURES / "applications-healthy.json").read_text())["items"])
+
+
+class RecordingLab(conformance.Lab):
+    def __init__(self) -> None:
+        super().__init__(resolve("kind"), api=RecordedApi())
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+
+    def kubectl(self, *args: str, timeout: float = 300, check: bool = True) -> Any:
+        assert args[:3] == ("patch", "-n", "argocd")
+        self.patches.append((args[3], json.loads(args[args.index("-p") + 1])))
+
+
+def test_lab_pauses_the_env_app_and_its_app_of_apps_then_restores_git_policy() -> None:
+    lab = RecordingLab()
+    saved = lab.pause_auto_sync()
+    assert list(saved) == ["tasknote-dev", "root-kind"]
+    assert saved["tasknote-dev"] == {"prune": True, "selfHeal": True}
+    assert [name for name, _ in lab.patches] == ["application/root-kind", "application/tasknote-dev"]
+    assert all(patch == {"spec": {"syncPolicy": {"automated": None}}} for _, patch in lab.patches)
+    lab.patches.clear()
+    lab.resume_auto_sync(saved)
+    assert lab.patches[0] == ("application/tasknote-dev",
+                              {"spec": {"syncPolicy": {"automated": {"prune": True, "selfHeal": True}}}})

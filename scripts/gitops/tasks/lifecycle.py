@@ -20,18 +20,21 @@ from gitops.tasks._task import task
         "dry-run": "print each step with its done/todo state and change nothing",
         "key-backup": "a Sealed Secrets key backup to restore (without one, kind gets a fresh key)",
         "image": "a local image to load into the kind nodes (repeatable)",
+        "fresh-key": "generate a new sealing key even on a k3s or existing cluster (throw-away only)",
         "timeout": "seconds to wait for every Application to be Synced and Healthy (default 900)",
     },
     iterable=["image"],
 )
 def bootstrap(c: Any, cluster: str = "kind", context: str = "", dry_run: bool = False,
-              key_backup: str = "", image: list[str] | None = None, timeout: int = 900) -> None:
+              key_backup: str = "", image: list[str] | None = None, timeout: int = 900,
+              fresh_key: bool = False) -> None:
     """From nothing to a reconciled cluster; safe to re-run, resumes where it stopped."""
     target = resolve(cluster, context)
     options = bootstrapping.Options(
         key_backup=Path(key_backup).expanduser() if key_backup else None,
         wait_deadline_s=timeout,
         images=tuple(image or ()),
+        allow_fresh_key=fresh_key,
     )
     print(bootstrapping.bootstrap(target, options, dry_run=dry_run))
 
