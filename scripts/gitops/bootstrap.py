@@ -260,6 +260,15 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
         else:
             kubeconfig.require_reachable(target)
 
+    local_kind = target.managed and target.cluster == "kind"
+
+    def registry_done() -> bool:
+        return not local_kind or kind.registry_ready()
+
+    def registry_do() -> None:
+        kind.ensure_registry()
+        kube.apply_objects([kind.registry_configmap()])
+
     def images_done() -> bool:
         if not options.images or not (target.managed and target.cluster == "kind"):
             return True
@@ -337,6 +346,8 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
         Step("prerequisites", "docker, kind and kubectl at their pinned versions", prerequisites_done,
              prerequisites_do, resumable=False, gate=True),
         Step("cluster", f"cluster reachable: {target.describe()}", cluster_done, cluster_do, gate=True),
+        Step("registry", f"local registry {kind.REGISTRY_HOST} reachable from the nodes (kind)",
+             registry_done, registry_do),
         Step("images", "local images loaded into the nodes", images_done, images_do),
         Step("argocd", "Argo CD installed at the pinned version", argocd_done, argocd_do),
         Step("sealing-key", "Sealed Secrets key in place before the controller starts", key_done, key_do),

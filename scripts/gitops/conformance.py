@@ -340,6 +340,11 @@ def run_default(cluster: str, out_dir: Path, *, keep: bool = False,
     target = resolve("kind")
     steps, diagnostics = default_steps(target, new_image=os.environ.get("TASKNOTE_CONFORMANCE_IMAGE", ""),
                                        progress=progress)
-    teardown = None if keep else ("teardown", lambda: "deleted" if kind.delete() else "nothing to delete")
+    def teardown_fn() -> str:
+        deleted = kind.delete()
+        kind.delete_registry()
+        return "cluster and registry deleted" if deleted else "nothing to delete"
+
+    teardown = None if keep else ("teardown", teardown_fn)
     report = run_pipeline(steps, teardown=teardown, diagnostics=diagnostics, progress=progress)
     return write_reports(report, out_dir)

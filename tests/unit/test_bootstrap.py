@@ -113,8 +113,8 @@ def test_plan_after_a_closed_gate_marks_the_rest_todo_without_checking() -> None
 
 def test_real_steps_in_order() -> None:
     steps = bootstrap.build_steps(resolve("kind"), bootstrap.Options(progress=lambda _: None))
-    assert [s.name for s in steps] == ["prerequisites", "cluster", "images", "argocd", "sealing-key",
-                                       "root-app", "synced"]
+    assert [s.name for s in steps] == ["prerequisites", "cluster", "registry", "images", "argocd",
+                                       "sealing-key", "root-app", "synced"]
     assert steps[0].gate and steps[1].gate and not steps[0].resumable
 
 

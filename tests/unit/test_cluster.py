@@ -179,3 +179,13 @@ def test_smoke_against_a_context_goes_through_a_port_forward(monkeypatch: pytest
     assert asked == [("vps-prod", "tasknote-staging", "tasknote-api")]
     with pytest.raises(GitOpsError, match="unknown environment 'qa'"):
         cluster_smoke.run_smoke("kind", "qa", suite=tiny_suite)
+
+
+def test_kind_nodes_read_per_registry_config_and_point_localhost_at_the_registry() -> None:
+    data = yaml.safe_load(kind.config_file().read_text())
+    assert 'config_path = "/etc/containerd/certs.d"' in data["containerdConfigPatches"][0]
+    assert kind.registry_hosts_toml() == '[host."http://tasknote-kind-registry:5000"]\n'
+    configmap = kind.registry_configmap()
+    hosting = yaml.safe_load(configmap["data"]["localRegistryHosting.v1"])  # type: ignore[index]
+    assert hosting["host"] == "localhost:5001"
+    assert configmap["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}

@@ -72,3 +72,71 @@ def load_images(refs: Iterable[str], name: str = KIND_CLUSTER_NAME) -> list[str]
         run.run([str(kind), "load", "docker-image", "--name", name, ref], timeout=600)
         loaded.append(ref)
     return loaded
+
+
+# --- a local registry the nodes pull from (kind's documented "local registry" set-up) -------
+
+REGISTRY_CONTAINER = "tasknote-kind-registry"
+REGISTRY_HOST = "localhost:5001"  # what image references say, on the host and in the nodes
+REGISTRY_IMAGE = "registry:2"  # the air-gapped build provides this reference too
+
+
+def registry_hosts_toml(container: str = REGISTRY_CONTAINER) -> str:
+    """containerd's per-registry config: inside the nodes localhost:5001 means the registry
+    container on the kind network, not the node itself."""
+    return f'[host."http://{container}:5000"]\n'
+
+
+def registry_configmap(host: str = REGISTRY_HOST) -> dict[str, object]:
+    """KEP-1755's ConfigMap, so tools (Tilt, skaffold) discover the registry by themselves."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
+            "data": {"localRegistryHosting.v1": f'host: "{host}"\nhelp: "https://kind.sigs.k8s.io/docs/user/local-registry/"\n'}}
+
+
+def nodes(name: str = KIND_CLUSTER_NAME) -> list[str]:
+    kind = tools.require("kind")
+    result = run.run([str(kind), "get", "nodes", "--name", name], timeout=30)
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def registry_ready(name: str = KIND_CLUSTER_NAME) -> bool:
+    docker = tools.require("docker")
+    state = run.run([str(docker), "inspect", "-f", "{{.State.Running}} {{json .NetworkSettings.Networks}}",
+                     REGISTRY_CONTAINER], check=False, timeout=30)
+    if state.returncode != 0 or not state.stdout.startswith("true") or '"kind"' not in state.stdout:
+        return False
+    path = f"/etc/containerd/certs.d/{REGISTRY_HOST}/hosts.toml"
+    for node in nodes(name):
+        seen = run.run([str(docker), "exec", node, "cat", path], check=False, timeout=30)
+        if seen.stdout != registry_hosts_toml():
+            return False
+    return True
+
+
+def ensure_registry(name: str = KIND_CLUSTER_NAME) -> None:
+    """Start the registry (127.0.0.1 only), join it to the kind network, point every node at it."""
+    docker = str(tools.require("docker"))
+    state = run.run([docker, "inspect", "-f", "{{.State.Running}}", REGISTRY_CONTAINER], check=False,
+                    timeout=30)
+    if state.returncode != 0:
+        port = REGISTRY_HOST.split(":")[1]
+        run.run([docker, "run", "-d", "--restart=always", "-p", f"127.0.0.1:{port}:5000",
+                 "--name", REGISTRY_CONTAINER, REGISTRY_IMAGE], timeout=120)
+    elif state.stdout.strip() != "true":
+        run.run([docker, "start", REGISTRY_CONTAINER], timeout=60)
+    networks = run.run([docker, "inspect", "-f", "{{json .NetworkSettings.Networks}}", REGISTRY_CONTAINER],
+                       timeout=30).stdout
+    if '"kind"' not in networks:
+        run.run([docker, "network", "connect", "kind", REGISTRY_CONTAINER], timeout=30)
+    folder = f"/etc/containerd/certs.d/{REGISTRY_HOST}"
+    for node in nodes(name):
+        run.run([docker, "exec", node, "mkdir", "-p", folder], timeout=30)
+        run.run([docker, "exec", "-i", node, "tee", f"{folder}/hosts.toml"], input_text=registry_hosts_toml(),
+                timeout=30)
+
+
+def delete_registry() -> bool:
+    docker = str(tools.require("docker"))
+    result = run.run([docker, "rm", "-f", REGISTRY_CONTAINER], check=False, timeout=60)
+    return result.returncode == 0

@@ -35,6 +35,8 @@ def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
     config.check_cluster(cluster)
     if cluster == "kind":
         print("kind cluster deleted" if kind.delete() else "no kind cluster to delete")
+        if kind.delete_registry():
+            print(f"registry container {kind.REGISTRY_CONTAINER} removed")
         return
     if not host:
         raise GitOpsError("k3s needs --host USER@HOST (the VPS to uninstall from).")
