@@ -254,6 +254,10 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
     def cluster_do() -> None:
         if target.managed and target.cluster == "kind":
             kind.create()
+            # A restarted node container needs a few seconds before its API server answers.
+            deadline = time.monotonic() + 90
+            while not kubeconfig.reachable(target) and time.monotonic() < deadline:
+                time.sleep(3)
         elif target.managed:
             raise GitOpsError("the k3s cluster is not reachable; install or adopt it first with "
                               "./inv cluster.create --cluster k3s --host USER@HOST.")

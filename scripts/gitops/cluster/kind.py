@@ -32,9 +32,17 @@ def create_argv(kind: Path, name: str, config_path: Path, node_image: str) -> li
 
 
 def create(name: str = KIND_CLUSTER_NAME) -> str:
-    """Create the cluster unless it exists; returns its kubeconfig context."""
+    """Create the cluster unless it exists; returns its kubeconfig context.
+
+    An existing cluster is recovered instead: its node containers are started (they stay
+    stopped after a reboot or a Docker restart) and its context is exported again.
+    """
     kind = tools.require("kind")
-    if not exists(name):
+    if exists(name):
+        docker = tools.require("docker")
+        run.run([str(docker), "start", *nodes(name)], timeout=120)
+        run.run([str(kind), "export", "kubeconfig", "--name", name], timeout=60)
+    else:
         node_image = str(config.version_of("kind", "node_image"))
         if "@sha256:" not in node_image:
             raise GitOpsError(f"versions.yaml kind.node_image {node_image!r} has no digest; pin it.")
