@@ -56,7 +56,7 @@ def test_create_new_cluster_uses_the_config_and_pinned_node_image(fake_cli: Call
     assert create[create.index("--image") + 1] == config.version_of("kind", "node_image")
 
 
-def test_create_existing_cluster_restarts_its_nodes_and_exports_the_context(fake_cli: Callable[[str], Path]) -> None:
+def test_create_existing_cluster_restarts_nodes_and_exports_context(fake_cli: Callable[[str], Path]) -> None:
     log = fake_cli("tasknote")
     kind.create()
     issued = calls(log)
