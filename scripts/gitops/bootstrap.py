@@ -174,16 +174,25 @@ def image_has_version(image: str, version: str) -> bool:
 # --- the sealing key ------------------------------------------------------------------------
 
 RESEAL_NOTICE = (
-    "A fresh Sealed Secrets key was generated for this kind cluster and backed up to {backup} "
-    "(mode 0600, outside the repository). The SealedSecrets committed for dev were sealed for "
-    "another key, and Argo CD deploys what is in Git, so re-seal them for this cluster with "
-    "./inv secrets.seal (it fetches this cluster's certificate), commit and push; until then the "
-    "dev Secrets cannot be decrypted. Pass --key-backup {backup} to reuse this key next time."
+    "A fresh Sealed Secrets key was generated for this cluster and backed up to {backup} (mode "
+    "0600, outside the repository); the next bootstrap of a {cluster} cluster restores it from "
+    "there. The SealedSecrets committed for dev were sealed for another key, and Argo CD deploys "
+    "what is in Git, so until you re-seal them the dev Secrets cannot be decrypted: write this "
+    "cluster's certificate into the repository with ./inv secrets.fetch-cert --cluster {cluster} "
+    "--replace, re-seal each dev secret with ./inv secrets.seal, then commit and push."
 )
 
 
-def key_backup_dir() -> Path:
-    return Path.home() / ".config" / "tasknote" / "sealing-keys"
+def sealed_secrets_namespace() -> str:
+    section = config.versions().get("sealed-secrets", {})
+    value = section.get("namespace") if isinstance(section, dict) else None
+    return str(value or SEALED_SECRETS_NAMESPACE)
+
+
+def key_backup_path(cluster: str) -> Path:
+    from gitops.cluster.sealkey import backup_path
+
+    return backup_path(cluster)
 
 
 def default_restore(backup: Path) -> list[dict[str, Any]]:
@@ -308,24 +317,29 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
             kube.kubectl("rollout", "status", "-n", ARGOCD_NAMESPACE, workload, "--timeout=300s", timeout=320)
 
     def key_done() -> bool:
-        keys = kube.api().secrets(SEALED_SECRETS_NAMESPACE, f"{SEALING_KEY_LABEL}=active")
+        keys = kube.api().secrets(sealed_secrets_namespace(), f"{SEALING_KEY_LABEL}=active")
         return bool(keys)
 
     def key_do() -> None:
-        if options.key_backup is not None:
-            kube.apply_objects(options.restore_key(options.key_backup))
-            say(f"   restored the sealing key from {options.key_backup}")
+        # An explicit backup first, else the one a previous bootstrap or secrets.init-key left.
+        known = key_backup_path(target.cluster)
+        backup = options.key_backup or (known if known.is_file() else None)
+        if backup is not None:
+            kube.apply_objects(options.restore_key(backup))
+            say(f"   restored the sealing key from {backup}")
             return
         if not (options.allow_fresh_key or (target.managed and target.cluster == "kind")):
             raise GitOpsError(f"the {target.cluster} cluster needs the sealing key its SealedSecrets were "
-                              "sealed with; pass --key-backup PATH (or --fresh-key for a throw-away "
-                              "cluster).")
+                              f"sealed with; pass --key-backup PATH or put the backup at {known} "
+                              "(or --fresh-key for a throw-away cluster).")
         from gitops.cluster.sealkey import backup_key, fresh_key_secret
 
-        secret = (options.fresh_key or fresh_key_secret)()
-        backup = backup_key(secret, key_backup_dir(), target.context)
+        secret = options.fresh_key() if options.fresh_key else fresh_key_secret(
+            namespace=sealed_secrets_namespace())
+        # Backed up before it is applied: a key that exists only in a cluster is one delete from lost.
+        written = backup_key(secret, known)
         kube.apply_objects([secret])
-        say(RESEAL_NOTICE.format(backup=backup))
+        say(RESEAL_NOTICE.format(backup=written, cluster=target.cluster))
 
     def root_done() -> bool:
         name = root_application_name(target.cluster)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from gitops import bootstrap, tools
 from gitops.cluster import resolve
 from gitops.errors import GitOpsError
@@ -167,7 +168,9 @@ def key_step(target_cluster: str, options: bootstrap.Options, cluster: FakeClust
     return next(s for s in bootstrap.build_steps(target, options, cluster) if s.name == "sealing-key")
 
 
-def test_key_backup_is_restored_through_the_injected_function(tmp_path: Path) -> None:
+def test_key_backup_is_restored_through_the_injected_function(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     secret = {"kind": "Secret", "metadata": {"name": "k"}}
     seen: list[Path] = []
 
@@ -182,27 +185,36 @@ def test_key_backup_is_restored_through_the_injected_function(tmp_path: Path) ->
     assert seen == [tmp_path / "key.yaml"] and cluster.applied == [secret]
 
 
-def test_kind_without_backup_gets_a_fresh_key_backed_up_outside_the_repo(
+def test_kind_without_backup_gets_a_fresh_key_and_the_next_bootstrap_reuses_it(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from gitops.cluster import sealkey
 
-    monkeypatch.setattr(bootstrap, "key_backup_dir", lambda: tmp_path / "keys")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     lines: list[str] = []
+    restored: list[Path] = []
     cluster = FakeCluster()
-    options = bootstrap.Options(fresh_key=lambda: sealkey.fresh_key_secret(bits=2048), progress=lines.append)
+    options = bootstrap.Options(fresh_key=lambda: sealkey.fresh_key_secret(bits=2048), progress=lines.append,
+                                restore_key=lambda path: restored.append(path) or [{"kind": "Secret"}])
     key_step("kind", options, cluster).do()
     (secret,) = cluster.applied
     assert secret["metadata"]["labels"] == {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}
     assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE-----")
-    (backup,) = (tmp_path / "keys").iterdir()
+    backup = tmp_path / "config" / "tasknote" / "sealed-secrets" / "kind.yaml"
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+    assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700
+    assert yaml.safe_load(backup.read_text()) == {"apiVersion": "v1", "kind": "List", "items": [secret]}
     notice = lines[-1]
-    assert "\n" not in notice and str(backup) in notice and "./inv secrets.seal" in notice
+    assert "\n" not in notice and str(backup) in notice
+    assert "./inv secrets.fetch-cert --cluster kind --replace" in notice and "./inv secrets.seal" in notice
+    # A new kind cluster later: the same key comes back instead of a third one.
+    second = FakeCluster()
+    key_step("kind", options, second).do()
+    assert restored == [backup] and second.applied == [{"kind": "Secret"}]
 
 
-def test_k3s_without_backup_refuses_to_invent_a_key() -> None:
+def test_k3s_without_backup_refuses_to_invent_a_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     cluster = FakeCluster()
-    with pytest.raises(GitOpsError, match="pass --key-backup PATH"):
+    with pytest.raises(GitOpsError, match="pass --key-backup PATH or put the backup at "):
         key_step("k3s", bootstrap.Options(progress=lambda _: None), cluster).do()
     assert cluster.applied == []

@@ -24,7 +24,7 @@ KEY_NAMESPACE = "kube-system"
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 
 
-def fresh_key_secret(bits: int = 4096, days: int = 3650) -> dict[str, Any]:
+def fresh_key_secret(bits: int = 4096, days: int = 3650, namespace: str = KEY_NAMESPACE) -> dict[str, Any]:
     """A kubernetes.io/tls Secret labelled as the active sealing key, as the controller makes it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealed-secret"),
@@ -41,17 +41,24 @@ def fresh_key_secret(bits: int = 4096, days: int = 3650) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "kubernetes.io/tls",
-        "metadata": {"name": f"sealed-secrets-key{now:%Y%m%d%H%M%S}".lower(), "namespace": KEY_NAMESPACE,
+        "metadata": {"name": f"sealed-secrets-key{now:%Y%m%d%H%M%S}".lower(), "namespace": namespace,
                      "labels": {KEY_LABEL: "active"}},
         "data": {"tls.crt": base64.b64encode(cert_pem).decode(),
                  "tls.key": base64.b64encode(key_pem).decode()},
     }
 
 
-def backup_key(secret: dict[str, Any], directory: Path, context: str) -> Path:
-    """Write the key Secret to directory (0700) as one 0600 file, atomically."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = directory / f"{context}-{stamp}.yaml"
-    return write_private(path, yaml.safe_dump(secret, sort_keys=False))
+def backup_path(cluster: str) -> Path:
+    """Where `./inv secrets.init-key` keeps a cluster's key too, so either can restore it."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "tasknote" / "sealed-secrets" / f"{cluster}.yaml"
+
+
+def backup_key(secret: dict[str, Any], path: Path) -> Path:
+    """The key as a v1 List of Secrets (what secrets.restore-key reads), mode 0600, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    header = ("# PRIVATE sealing key of a TaskNote cluster: it decrypts every SealedSecret sealed for it.\n"
+              "# Keep it out of Git (mode 0600); restore with ./inv bootstrap --key-backup THIS_FILE.\n")
+    document = {"apiVersion": "v1", "kind": "List", "items": [secret]}
+    return write_private(path, header + yaml.safe_dump(document, sort_keys=False))
