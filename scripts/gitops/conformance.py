@@ -288,7 +288,7 @@ def default_steps(target: Target, *, new_image: str, progress: Callable[[str], N
         return bootstrapping.bootstrap(target, options).splitlines()[0]
 
     def smoke() -> str:
-        report = run_smoke(target.cluster, progress=progress)
+        report = run_smoke(target.cluster, progress=progress, summary_job=True)
         if not report_ok(report):
             raise GitOpsError("smoke suite failed:\n" + describe_report(report))
         return f"{len(report.steps)} smoke steps passed"

@@ -189,3 +189,11 @@ def test_kind_nodes_read_per_registry_config_and_point_localhost_at_the_registry
     hosting = yaml.safe_load(configmap["data"]["localRegistryHosting.v1"])  # type: ignore[index]
     assert hosting["host"] == "localhost:5001"
     assert configmap["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}
+
+
+def test_summary_job_is_created_from_the_cronjob_and_awaited() -> None:
+    job = "tasknote-summary-smoke-1"
+    create, wait_for = cluster_smoke.summary_job_argv("kubectl", resolve(), "tasknote-dev", job)
+    assert create == ["kubectl", "--context", "kind-tasknote", "-n", "tasknote-dev", "create", "job",
+                      "tasknote-summary-smoke-1", "--from=cronjob/tasknote-summary"]
+    assert wait_for[-3:] == ["--for=condition=complete", "job/tasknote-summary-smoke-1", "--timeout=180s"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from gitops import config, portforward
-from gitops.cluster import resolve
+from gitops import config, portforward, run, tools
+from gitops.cluster import Target, resolve
 from gitops.errors import GitOpsError
 
 Suite = Callable[..., Any]
@@ -23,9 +25,40 @@ def default_suite() -> Suite:
     return suite
 
 
+@dataclass(frozen=True)
+class JobRun:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str
+
+
+def summary_job_argv(kubectl: str, target: Target, namespace: str, job: str,
+                     cronjob: str = "tasknote-summary") -> list[list[str]]:
+    """Create a Job from the CronJob's template (what `kubectl create job --from` does) and wait."""
+    base = [kubectl, *target.kubectl_args(), "-n", namespace]
+    return [[*base, "create", "job", job, f"--from=cronjob/{cronjob}"],
+            [*base, "wait", "--for=condition=complete", f"job/{job}", "--timeout=180s"]]
+
+
+def trigger_summary_job(target: Target, namespace: str) -> JobRun:
+    """Run the daily summary once now; it is idempotent per day, so a smoke run may repeat it."""
+    kubectl = str(tools.require("kubectl"))
+    job = f"tasknote-summary-smoke-{int(time.time())}"
+    started = time.monotonic()
+    create, wait_for = summary_job_argv(kubectl, target, namespace, job)
+    run.run(create, timeout=60)
+    result = run.run(wait_for, check=False, timeout=200)
+    ok = result.returncode == 0
+    detail = "completed" if ok else run.tail(result.stderr or result.stdout, 3)
+    return JobRun(f"summary job {job}", ok, time.monotonic() - started, detail)
+
+
 def run_smoke(target: str, env: str = "dev", *, suite: Suite | None = None, timeout_s: float = 180,
-              progress: Callable[[str], None] = print, remote_port: int = 80) -> Any:
-    """Run the suite against `compose`, `kind`, `k3s` or the name of a kubeconfig context."""
+              progress: Callable[[str], None] = print, remote_port: int = 80,
+              summary_job: bool = False) -> Any:
+    """Run the suite against `compose`, `kind`, `k3s` or the name of a kubeconfig context;
+    on a cluster, with summary_job, also run the summary CronJob once and fail if it fails."""
     config.check_environment(env)
     run_suite = suite or default_suite()
     if target == "compose":
@@ -36,7 +69,13 @@ def run_smoke(target: str, env: str = "dev", *, suite: Suite | None = None, time
     namespace = f"tasknote-{env}"
     with portforward.service_url(cluster, namespace, remote_port=remote_port) as base_url:
         progress(f"smoke: {cluster.describe()}, svc/tasknote-api in {namespace} via {base_url}")
-        return run_suite(base_url, timeout_s=timeout_s, progress=progress)
+        report = run_suite(base_url, timeout_s=timeout_s, progress=progress)
+    if summary_job:
+        job = trigger_summary_job(cluster, namespace)
+        progress(f"{'ok  ' if job.ok else 'FAIL'} {job.name:<28} {job.seconds:6.2f} s  {job.detail}")
+        if not job.ok:
+            raise GitOpsError(f"the summary CronJob's one-off run {job.name} did not complete: {job.detail}")
+    return report
 
 
 def report_ok(report: Any) -> bool:

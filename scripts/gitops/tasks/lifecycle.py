@@ -46,7 +46,7 @@ def bootstrap(c: Any, cluster: str = "kind", context: str = "", dry_run: bool = 
 })
 def smoke(c: Any, target: str = "kind", env: str = "dev", timeout: int = 180) -> None:
     """Run the smoke suite (health, ready, CRUD, upload + variants) against a target."""
-    report = run_smoke(target, env, timeout_s=timeout)
+    report = run_smoke(target, env, timeout_s=timeout, summary_job=target != "compose")
     print(describe_report(report))
     if not report_ok(report):
         failed = [s.name for s in report.steps if not s.ok]
