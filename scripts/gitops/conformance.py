@@ -261,6 +261,15 @@ class Lab:
         return "\n".join(parts)
 
 
+def by_digest(image: str) -> str:
+    """A reference by digest: as given, or pushed to the kind cluster's local registry first."""
+    if "@sha256:" in image:
+        return image
+    from gitops.cluster import kind
+
+    return kind.push_local(image)
+
+
 def default_steps(target: Target, *, new_image: str, progress: Callable[[str], None] = print
                   ) -> tuple[list[tuple[str, StepFn]], Callable[[], str]]:
     from gitops import bootstrap as bootstrapping
@@ -302,9 +311,10 @@ def default_steps(target: Target, *, new_image: str, progress: Callable[[str], N
 
         def set_image() -> str:
             if not new_image:
-                raise GitOpsError("no second image digest given; set TASKNOTE_CONFORMANCE_IMAGE.")
+                raise GitOpsError("no second image given; set TASKNOTE_CONFORMANCE_IMAGE to a local image "
+                                  "or a reference by digest.")
             state["before"] = the_lab().image()[1]
-            return the_lab().set_image(new_image)
+            return the_lab().set_image(by_digest(new_image))
 
         def resume() -> str:
             the_lab().resume_auto_sync(state.get("policies") or {})

@@ -47,9 +47,10 @@ def test_scale_rollout_and_rollback(bootstrapped: Target) -> None:
         assert lab.scale(6) == "6 replicas ready"
         assert lab.replicas() == 6
         _, before = lab.image()
-        lab.set_image(new_image)
+        by_digest = conformance.by_digest(new_image)
+        lab.set_image(by_digest)
         lab.rollout_status()
-        assert lab.image()[1] == new_image
+        assert lab.image()[1] == by_digest
         lab.undo(before)
         assert lab.image()[1] == before
     finally:

@@ -197,3 +197,10 @@ def test_summary_job_is_created_from_the_cronjob_and_awaited() -> None:
     assert create == ["kubectl", "--context", "kind-tasknote", "-n", "tasknote-dev", "create", "job",
                       "tasknote-summary-smoke-1", "--from=cronjob/tasknote-summary"]
     assert wait_for[-3:] == ["--for=condition=complete", "job/tasknote-summary-smoke-1", "--timeout=180s"]
+
+
+def test_local_registry_references() -> None:
+    assert kind.local_reference("tasknote:next") == "localhost:5001/tasknote:next"
+    assert kind.local_reference("ghcr.io/acme/tasknote:1.2") == "localhost:5001/acme/tasknote:1.2"
+    assert kind.local_reference("acme/tasknote") == "localhost:5001/acme/tasknote:latest"
+    assert kind.local_reference("localhost:5001/tasknote:x") == "localhost:5001/tasknote:x"

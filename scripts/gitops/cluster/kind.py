@@ -148,3 +148,27 @@ def delete_registry() -> bool:
     docker = str(tools.require("docker"))
     result = run.run([docker, "rm", "-f", REGISTRY_CONTAINER], check=False, timeout=60)
     return result.returncode == 0
+
+
+def local_reference(image: str, host: str = REGISTRY_HOST) -> str:
+    """tasknote:next -> localhost:5001/tasknote:next (the path without any registry host)."""
+    name = image.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    return f"{host}/{name}" if ":" in name.rsplit("/", 1)[-1] else f"{host}/{name}:latest"
+
+
+def push_local(image: str) -> str:
+    """Push a local image to the kind registry and return it by digest, as a release would."""
+    docker = str(tools.require("docker"))
+    ref = local_reference(image)
+    run.run([docker, "tag", image, ref], timeout=60)
+    run.run([docker, "push", ref], timeout=600)
+    digests = run.run([docker, "image", "inspect", "-f", "{{json .RepoDigests}}", ref], timeout=60).stdout
+    repo = ref.rsplit(":", 1)[0]
+    for entry in json.loads(digests or "[]"):
+        if str(entry).startswith(f"{repo}@sha256:"):
+            return str(entry)
+    raise GitOpsError(f"docker reports no digest for {ref} after the push; "
+                      f"check the registry at {REGISTRY_HOST}.")
