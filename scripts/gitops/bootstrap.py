@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from gitops import config, run, tools
-from gitops.cluster import Target
+from gitops.cluster import KIND_CLUSTER_NAME, Target
 from gitops.errors import GitOpsError
 
 ARGOCD_NAMESPACE = "argocd"
@@ -248,6 +248,7 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
 
     kube = cluster or Cluster(target)
     say = options.progress
+    local_kind = target.managed and target.cluster == "kind"
 
     def prerequisites_done() -> bool:
         return check_prerequisites(target)
@@ -257,8 +258,9 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
 
     def cluster_done() -> bool:
         if target.managed and target.cluster == "kind" and not kind.exists():
-            return False
-        return kubeconfig.reachable(target)
+            raise GitOpsError(f"no kind cluster named {KIND_CLUSTER_NAME} yet")
+        kubeconfig.require_reachable(target)
+        return True
 
     def cluster_do() -> None:
         if target.managed and target.cluster == "kind":
@@ -272,8 +274,6 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
                               "./inv cluster.create --cluster k3s --host USER@HOST.")
         else:
             kubeconfig.require_reachable(target)
-
-    local_kind = target.managed and target.cluster == "kind"
 
     def registry_done() -> bool:
         return not local_kind or kind.registry_ready()
@@ -360,10 +360,14 @@ def build_steps(target: Target, options: Options, cluster: Cluster | None = None
                          what="every Argo CD Application", deadline_s=options.wait_deadline_s,
                          progress=say)
 
+    tools_needed = "docker, kind and kubectl" if local_kind else "kubectl"
     return [
-        Step("prerequisites", "docker, kind and kubectl at their pinned versions", prerequisites_done,
+        Step("prerequisites", f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
+             prerequisites_done,
              prerequisites_do, resumable=False, gate=True),
-        Step("cluster", f"cluster reachable: {target.describe()}", cluster_done, cluster_do, gate=True),
+        # An existing context that does not answer is the user's to fix; there is nothing to resume.
+        Step("cluster", f"cluster reachable: {target.describe()}", cluster_done, cluster_do, gate=True,
+             resumable=target.managed),
         Step("registry", f"local registry {kind.REGISTRY_HOST} reachable from the nodes (kind)",
              registry_done, registry_do),
         Step("images", "local images loaded into the nodes", images_done, images_do),

@@ -28,6 +28,6 @@ def test_dry_run_prints_the_plan_without_a_cluster() -> None:
     result = run.run([sys.executable, "-m", "invoke", "bootstrap", "--dry-run"], cwd=config.ROOT, env=env,
                      timeout=30)
     out = result.stdout
-    assert "bootstrap plan for the kind cluster via context kind-tasknote:" in out
+    assert "bootstrap plan for the kind cluster (context kind-tasknote):" in out
     assert " 1. prerequisites  todo" in out and "docker is not installed" in out
     assert " 8. synced         todo  every Application Synced and Healthy  (after prerequisites)" in out

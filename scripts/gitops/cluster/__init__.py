@@ -36,8 +36,10 @@ class Target:
         return args
 
     def describe(self) -> str:
-        where = f" ({self.kubeconfig})" if self.kubeconfig else ""
-        return f"{self.cluster} cluster via context {self.context}{where}"
+        if not self.managed:
+            return f"existing context {self.context} (running argocd/clusters/{self.cluster})"
+        where = f" in {self.kubeconfig}" if self.kubeconfig else ""
+        return f"{self.cluster} cluster (context {self.context}{where})"
 
 
 def resolve(cluster: str = "kind", context: str = "") -> Target:

@@ -23,10 +23,9 @@ def contexts(kubeconfig: Path | None = None) -> list[str]:
 def require_reachable(target: Target) -> None:
     """One sentence naming the context and the fix when its API server does not answer."""
     if target.context not in contexts(target.kubeconfig):
-        raise GitOpsError(
-            f"kubeconfig has no context {target.context!r}; run ./inv cluster.create "
-            f"--cluster {target.cluster} or pass an existing --context."
-        )
+        fix = (f"create it with ./inv cluster.create --cluster {target.cluster}" if target.managed
+               else "see kubectl config get-contexts for the ones you have")
+        raise GitOpsError(f"kubeconfig has no context {target.context!r}; {fix}.")
     if not reachable(target):
         raise GitOpsError(
             f"the API server of context {target.context!r} does not answer within 5 s; "
