@@ -218,3 +218,22 @@ def test_k3s_without_backup_refuses_to_invent_a_key(monkeypatch: pytest.MonkeyPa
     with pytest.raises(GitOpsError, match="pass --key-backup PATH or put the backup at "):
         key_step("k3s", bootstrap.Options(progress=lambda _: None), cluster).do()
     assert cluster.applied == []
+
+
+def test_objects_reach_kubectl_on_stdin_never_in_argv(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitops import run
+
+    seen: list[tuple[tuple[str, ...], str | None]] = []
+
+    def record(argv: Any, **kwargs: Any) -> run.Result:
+        seen.append((tuple(argv), kwargs.get("input_text")))
+        return run.Result(tuple(argv), 0, "", "")
+
+    monkeypatch.setattr(tools, "require", lambda name: Path(f"/usr/bin/{name}"))
+    monkeypatch.setattr(run, "run", record)
+    secret = {"apiVersion": "v1", "kind": "Secret", "data": {"tls.key": "UFJJVkFURQ=="}}
+    bootstrap.Cluster(resolve()).apply_objects([secret])
+    ((argv, stdin),) = seen
+    assert argv == ("/usr/bin/kubectl", "--context", "kind-tasknote", "apply", "--server-side",
+                    "--force-conflicts", "-f", "-")
+    assert stdin is not None and "UFJJVkFURQ==" in stdin and not any("UFJJ" in a for a in argv)

@@ -204,3 +204,39 @@ def test_local_registry_references() -> None:
     assert kind.local_reference("ghcr.io/acme/tasknote:1.2") == "localhost:5001/acme/tasknote:1.2"
     assert kind.local_reference("acme/tasknote") == "localhost:5001/acme/tasknote:latest"
     assert kind.local_reference("localhost:5001/tasknote:x") == "localhost:5001/tasknote:x"
+
+
+def test_api_errors_become_none_or_one_sentence() -> None:
+    from gitops.cluster.api import Api
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import MaxRetryError
+
+    api = Api.__new__(Api)  # no kubeconfig needed: only the error mapping is under test
+    api.target = resolve()
+
+    def answer(status: int) -> Any:
+        def method(*args: Any, **kwargs: Any) -> Any:
+            assert kwargs["_preload_content"] is False and kwargs["_request_timeout"] == 10
+            raise ApiException(status=status, reason="Forbidden" if status == 403 else "Not Found")
+
+        return method
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise MaxRetryError(None, "https://127.0.0.1:6443/version")  # type: ignore[arg-type]
+
+    assert api.call(answer(404)) is None
+    with pytest.raises(GitOpsError, match="answered 403 Forbidden; check your access"):
+        api.call(answer(403))
+    with pytest.raises(GitOpsError, match="context 'kind-tasknote' does not answer; start the cluster"):
+        api.call(unreachable)
+
+
+def test_api_returns_the_objects_json_as_sent() -> None:
+    from gitops.cluster.api import Api
+
+    class Response:
+        data = b'{"kind": "DeploymentList", "items": [{"metadata": {"name": "tasknote-api"}}]}'
+
+    api = Api.__new__(Api)
+    api.target = resolve()
+    assert api.items(lambda *a, **k: Response()) == [{"metadata": {"name": "tasknote-api"}}]
