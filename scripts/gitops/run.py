@@ -106,3 +106,61 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None, timeout: float = 360
         raise CommandError(f"`{describe(args)}` did not finish within {timeout:g} s.") from None
     if proc.returncode != 0:
         raise CommandError(f"`{describe(args)}` failed with exit code {proc.returncode}.")
+
+
+class Background:
+    """A child process that outlives one call (kubectl port-forward); stopped by its owner.
+
+    Its output goes to a pipe the owner reads line by line, so it can wait for a readiness
+    line ("Forwarding from ...") and show the tail when the child dies early.
+    """
+
+    def __init__(self, argv: tuple[str, ...], proc: subprocess.Popen[str]) -> None:
+        self.argv = argv
+        self._proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def readline(self) -> str:
+        """One line of the child's combined output ('' at end of output)."""
+        assert self._proc.stdout is not None
+        return self._proc.stdout.readline()
+
+    def stop(self, grace_s: float = 5) -> int:
+        """Terminate the child (then kill it after grace_s) and return its exit code."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        return self._proc.returncode
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def spawn(argv: Sequence[str], *, cwd: Path | None = None,
+          env: Mapping[str, str] | None = None) -> Background:
+    """Start argv in the background (never through a shell); the caller must stop() it."""
+    if isinstance(argv, str):
+        raise TypeError("spawn() takes an argv list, not a shell string")
+    args = tuple(str(a) for a in argv)
+    full_env = {**os.environ, **env} if env else None
+    try:
+        proc = subprocess.Popen(args, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except FileNotFoundError:
+        raise CommandError(f"{args[0]} is not installed or not on PATH; install it and retry.") from None
+    return Background(args, proc)

@@ -2,6 +2,68 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from invoke.collection import Collection
 
+from gitops import config
+from gitops.cluster import k3s, kind, kubeconfig, resolve
+from gitops.errors import GitOpsError
+from gitops.tasks._task import task
+
+CLUSTER_HELP = f"which cluster: {' or '.join(config.CLUSTERS)} (default kind)"
+
+
+@task(help={"cluster": CLUSTER_HELP,
+            "host": "k3s only: USER@HOST of the VPS to install the pinned k3s on over SSH",
+            "adopt": "k3s only: k3s already runs on --host; just fetch its kubeconfig"})
+def create(c: Any, cluster: str = "kind", host: str = "", adopt: bool = False) -> None:
+    """Create a kind cluster from clusters/kind, or install/adopt k3s on a VPS."""
+    config.check_cluster(cluster)
+    if cluster == "kind":
+        print(f"kind cluster ready; kubeconfig context {kind.create()}")
+        return
+    if not host:
+        raise GitOpsError("k3s needs --host USER@HOST (the VPS to install on or adopt).")
+    path = k3s.adopt(host) if adopt else k3s.install(host)
+    print(f"k3s kubeconfig written to {path} (mode 0600); export KUBECONFIG={path}")
+
+
+@task(help={"cluster": CLUSTER_HELP, "host": "k3s only: USER@HOST to uninstall k3s from"})
+def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
+    """Delete the kind cluster, or uninstall k3s from the VPS (a second delete is a no-op)."""
+    config.check_cluster(cluster)
+    if cluster == "kind":
+        print("kind cluster deleted" if kind.delete() else "no kind cluster to delete")
+        if kind.delete_registry():
+            print(f"registry container {kind.REGISTRY_CONTAINER} removed")
+        return
+    if not host:
+        raise GitOpsError("k3s needs --host USER@HOST (the VPS to uninstall from).")
+    k3s.uninstall(host)
+    print(f"k3s removed from {host}")
+
+
+@task(help={"cluster": CLUSTER_HELP, "context": "an existing kubeconfig context to check instead"})
+def kubeconfig_(c: Any, cluster: str = "kind", context: str = "") -> None:
+    """Print the kubeconfig context (and file) of a cluster and check its API server answers."""
+    target = resolve(cluster, context)
+    kubeconfig.require_reachable(target)
+    print(target.context if target.kubeconfig is None else f"{target.context} in {target.kubeconfig}")
+
+
+@task(help={"image": "a local image reference to load into the kind nodes (repeatable)"},
+      iterable=["image"])
+def load(c: Any, image: list[str]) -> None:
+    """Load local images into the kind cluster's nodes (no registry needed)."""
+    if not image:
+        raise GitOpsError("give at least one --image REF to load.")
+    for ref in kind.load_images(image):
+        print(f"loaded {ref}")
+
+
 ns = Collection("cluster")
+ns.add_task(create)
+ns.add_task(delete)
+ns.add_task(kubeconfig_, name="kubeconfig")
+ns.add_task(load)

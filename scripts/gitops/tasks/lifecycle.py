@@ -2,4 +2,71 @@
 
 from __future__ import annotations
 
-TASKS: list[object] = []
+from pathlib import Path
+from typing import Any
+
+from gitops import bootstrap as bootstrapping
+from gitops import config
+from gitops.cluster import resolve
+from gitops.cluster.smoke import describe_report, report_ok, run_smoke
+from gitops.errors import GitOpsError
+from gitops.tasks._task import task
+
+
+@task(
+    help={
+        "cluster": f"which cluster tree to run: {' or '.join(config.CLUSTERS)} (default kind)",
+        "context": "bootstrap this existing kubeconfig context instead of creating a cluster",
+        "dry-run": "print each step with its done/todo state and change nothing",
+        "key-backup": "a Sealed Secrets key backup to restore (without one, kind gets a fresh key)",
+        "image": "a local image to load into the kind nodes (repeatable)",
+        "fresh-key": "generate a new sealing key even on a k3s or existing cluster (throw-away only)",
+        "timeout": "seconds to wait for every Application to be Synced and Healthy (default 900)",
+    },
+    iterable=["image"],
+)
+def bootstrap(c: Any, cluster: str = "kind", context: str = "", dry_run: bool = False,
+              key_backup: str = "", image: list[str] | None = None, timeout: int = 900,
+              fresh_key: bool = False) -> None:
+    """From nothing to a reconciled cluster; safe to re-run, resumes where it stopped."""
+    target = resolve(cluster, context)
+    options = bootstrapping.Options(
+        key_backup=Path(key_backup).expanduser() if key_backup else None,
+        wait_deadline_s=timeout,
+        images=tuple(image or ()),
+        allow_fresh_key=fresh_key,
+    )
+    print(bootstrapping.bootstrap(target, options, dry_run=dry_run))
+
+
+@task(help={
+    "target": "compose, kind, k3s or the name of a kubeconfig context (default kind)",
+    "env": "environment whose svc/tasknote-api to test on a cluster (default dev)",
+    "timeout": "seconds the suite may take (default 180)",
+})
+def smoke(c: Any, target: str = "kind", env: str = "dev", timeout: int = 180) -> None:
+    """Run the smoke suite (health, ready, CRUD, upload + variants) against a target."""
+    report = run_smoke(target, env, timeout_s=timeout, summary_job=target != "compose")
+    print(describe_report(report))
+    if not report_ok(report):
+        failed = [s.name for s in report.steps if not s.ok]
+        raise GitOpsError(f"smoke suite failed against {target}: {', '.join(failed) or 'see above'}.")
+
+
+@task(help={
+    "cluster": "ephemeral cluster kind to run on (default kind)",
+    "report-dir": "where to write junit.xml and report.md (default reports/conformance)",
+    "keep": "keep the cluster after the run (for debugging)",
+})
+def conformance(c: Any, cluster: str = "kind", report_dir: str = "", keep: bool = False) -> None:
+    """The nightly pipeline: validate, bootstrap, smoke, drift, scale, rollout, rollback; report."""
+    from gitops import conformance as pipeline
+
+    out = Path(report_dir) if report_dir else config.PATHS.reports / "conformance"
+    result = pipeline.run_default(cluster, out, keep=keep)
+    print(f"conformance report: {result.markdown_path} and {result.junit_path}")
+    if not result.ok:
+        raise GitOpsError(f"conformance failed at step {result.first_failure}; see {result.markdown_path}.")
+
+
+TASKS: list[object] = [bootstrap, smoke, conformance]

@@ -1,0 +1,174 @@
+"""kind clusters from clusters/kind/kind-config.yaml: create, delete, load images."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from gitops import config, run, tools
+from gitops.cluster import KIND_CLUSTER_NAME
+from gitops.errors import GitOpsError
+
+
+def config_file() -> Path:
+    return config.PATHS.cluster("kind") / "kind-config.yaml"
+
+
+def clusters() -> list[str]:
+    kind = tools.require("kind")
+    result = run.run([str(kind), "get", "clusters"], timeout=30)
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def exists(name: str = KIND_CLUSTER_NAME) -> bool:
+    return name in clusters()
+
+
+def create_argv(kind: Path, name: str, config_path: Path, node_image: str) -> list[str]:
+    # --image repeats the pinned node image so a config without one still gets the digest.
+    return [str(kind), "create", "cluster", "--name", name, "--config", str(config_path),
+            "--image", node_image, "--wait", "120s"]
+
+
+def create(name: str = KIND_CLUSTER_NAME) -> str:
+    """Create the cluster unless it exists; returns its kubeconfig context.
+
+    An existing cluster is recovered instead: its node containers are started (they stay
+    stopped after a reboot or a Docker restart) and its context is exported again.
+    """
+    kind = tools.require("kind")
+    if exists(name):
+        docker = tools.require("docker")
+        run.run([str(docker), "start", *nodes(name)], timeout=120)
+        run.run([str(kind), "export", "kubeconfig", "--name", name], timeout=60)
+    else:
+        node_image = str(config.version_of("kind", "node_image"))
+        if "@sha256:" not in node_image:
+            raise GitOpsError(f"versions.yaml kind.node_image {node_image!r} has no digest; pin it.")
+        run.stream(create_argv(kind, name, config_file(), node_image), timeout=900)
+    return f"kind-{name}"
+
+
+def delete(name: str = KIND_CLUSTER_NAME) -> bool:
+    """Delete the cluster; False when there was none (deleting twice is not an error)."""
+    kind = tools.require("kind")
+    if not exists(name):
+        return False
+    run.run([str(kind), "delete", "cluster", "--name", name], timeout=300)
+    return True
+
+
+def node_images(name: str = KIND_CLUSTER_NAME) -> set[str]:
+    """Image references present on the control-plane node (what `kind load` already put there)."""
+    docker = tools.require("docker")
+    result = run.run([str(docker), "exec", f"{name}-control-plane", "crictl", "images", "-o", "json"],
+                     timeout=60)
+
+    refs: set[str] = set()
+    for image in json.loads(result.stdout).get("images", []):
+        refs.update(image.get("repoTags") or [])
+        refs.update(image.get("repoDigests") or [])
+    return refs
+
+
+def load_images(refs: Iterable[str], name: str = KIND_CLUSTER_NAME) -> list[str]:
+    """Load local images into the nodes (no registry needed for a laptop cluster)."""
+    kind = tools.require("kind")
+    loaded = []
+    for ref in refs:
+        run.run([str(kind), "load", "docker-image", "--name", name, ref], timeout=600)
+        loaded.append(ref)
+    return loaded
+
+
+# --- a local registry the nodes pull from (kind's documented "local registry" set-up) -------
+
+REGISTRY_CONTAINER = "tasknote-kind-registry"
+REGISTRY_HOST = "localhost:5001"  # what image references say, on the host and in the nodes
+REGISTRY_IMAGE = "registry:2"  # the air-gapped build provides this reference too
+
+
+def registry_hosts_toml(container: str = REGISTRY_CONTAINER) -> str:
+    """containerd's per-registry config: inside the nodes localhost:5001 means the registry
+    container on the kind network, not the node itself."""
+    return f'[host."http://{container}:5000"]\n'
+
+
+def registry_configmap(host: str = REGISTRY_HOST) -> dict[str, object]:
+    """KEP-1755's ConfigMap, so tools (Tilt, skaffold) discover the registry by themselves."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
+            "data": {"localRegistryHosting.v1": f'host: "{host}"\nhelp: "https://kind.sigs.k8s.io/docs/user/local-registry/"\n'}}
+
+
+def nodes(name: str = KIND_CLUSTER_NAME) -> list[str]:
+    kind = tools.require("kind")
+    result = run.run([str(kind), "get", "nodes", "--name", name], timeout=30)
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def registry_ready(name: str = KIND_CLUSTER_NAME) -> bool:
+    docker = tools.require("docker")
+    state = run.run([str(docker), "inspect", "-f", "{{.State.Running}} {{json .NetworkSettings.Networks}}",
+                     REGISTRY_CONTAINER], check=False, timeout=30)
+    if state.returncode != 0 or not state.stdout.startswith("true") or '"kind"' not in state.stdout:
+        return False
+    path = f"/etc/containerd/certs.d/{REGISTRY_HOST}/hosts.toml"
+    for node in nodes(name):
+        seen = run.run([str(docker), "exec", node, "cat", path], check=False, timeout=30)
+        if seen.stdout != registry_hosts_toml():
+            return False
+    return True
+
+
+def ensure_registry(name: str = KIND_CLUSTER_NAME) -> None:
+    """Start the registry (127.0.0.1 only), join it to the kind network, point every node at it."""
+    docker = str(tools.require("docker"))
+    state = run.run([docker, "inspect", "-f", "{{.State.Running}}", REGISTRY_CONTAINER], check=False,
+                    timeout=30)
+    if state.returncode != 0:
+        port = REGISTRY_HOST.split(":")[1]
+        run.run([docker, "run", "-d", "--restart=always", "-p", f"127.0.0.1:{port}:5000",
+                 "--name", REGISTRY_CONTAINER, REGISTRY_IMAGE], timeout=120)
+    elif state.stdout.strip() != "true":
+        run.run([docker, "start", REGISTRY_CONTAINER], timeout=60)
+    networks = run.run([docker, "inspect", "-f", "{{json .NetworkSettings.Networks}}", REGISTRY_CONTAINER],
+                       timeout=30).stdout
+    if '"kind"' not in networks:
+        run.run([docker, "network", "connect", "kind", REGISTRY_CONTAINER], timeout=30)
+    folder = f"/etc/containerd/certs.d/{REGISTRY_HOST}"
+    for node in nodes(name):
+        run.run([docker, "exec", node, "mkdir", "-p", folder], timeout=30)
+        run.run([docker, "exec", "-i", node, "tee", f"{folder}/hosts.toml"], input_text=registry_hosts_toml(),
+                timeout=30)
+
+
+def delete_registry() -> bool:
+    docker = str(tools.require("docker"))
+    result = run.run([docker, "rm", "-f", REGISTRY_CONTAINER], check=False, timeout=60)
+    return result.returncode == 0
+
+
+def local_reference(image: str, host: str = REGISTRY_HOST) -> str:
+    """tasknote:next -> localhost:5001/tasknote:next (the path without any registry host)."""
+    name = image.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    return f"{host}/{name}" if ":" in name.rsplit("/", 1)[-1] else f"{host}/{name}:latest"
+
+
+def push_local(image: str) -> str:
+    """Push a local image to the kind registry and return it by digest, as a release would."""
+    docker = str(tools.require("docker"))
+    ref = local_reference(image)
+    run.run([docker, "tag", image, ref], timeout=60)
+    run.run([docker, "push", ref], timeout=600)
+    digests = run.run([docker, "image", "inspect", "-f", "{{json .RepoDigests}}", ref], timeout=60).stdout
+    repo = ref.rsplit(":", 1)[0]
+    for entry in json.loads(digests or "[]"):
+        if str(entry).startswith(f"{repo}@sha256:"):
+            return str(entry)
+    raise GitOpsError(f"docker reports no digest for {ref} after the push; "
+                      f"check the registry at {REGISTRY_HOST}.")

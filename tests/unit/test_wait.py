@@ -1,0 +1,149 @@
+"""The wait logic over Application and Deployment objects shaped as the API returns them
+(tests/fixtures/cluster); the API server itself is the e2e tier's boundary."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitops import wait
+from gitops.errors import GitOpsError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def apps(name: str) -> list[dict[str, Any]]:
+    return list(load(f"applications-{name}.json")["items"])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_healthy_applications_are_ready() -> None:
+    snapshot = wait.assess(apps("healthy"), [load("deployment-ready.json")])
+    assert snapshot.ready
+    assert snapshot.apps[0].name == "platform-ingress-nginx"
+    assert snapshot.blockers() == []
+
+
+def test_root_app_healthy_before_its_children_exist_is_not_ready() -> None:
+    snapshot = wait.assess(apps("early"))
+    assert not snapshot.ready
+    assert snapshot.missing == ("tasknote-dev",)
+    root = next(a for a in snapshot.apps if a.name == "root-kind")
+    assert root.ready and "tasknote-dev" in root.children
+    assert "Application platform-ingress-nginx is OutOfSync/Missing" in snapshot.blockers()
+
+
+def test_progressing_app_reports_the_running_operation_message() -> None:
+    dev = next(a for a in wait.assess(apps("progressing")).apps if a.name == "tasknote-dev")
+    assert (dev.sync, dev.health) == ("Synced", "Progressing")
+    assert dev.message == "Running: waiting for healthy state of apps/Deployment/tasknote-api"
+
+
+def test_comparison_error_condition_is_the_last_message() -> None:
+    dev = next(a for a in wait.assess(apps("comparison-error")).apps if a.name == "tasknote-dev")
+    assert dev.sync == "Unknown"
+    assert dev.message.startswith("ComparisonError: Failed to load target state")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "ready", "ready_replicas", "message"),
+    [
+        ("deployment-ready.json", True, 2, ""),
+        ("deployment-rolling.json", False, 5, ""),
+        ("deployment-stuck.json", False, 2,
+         'ReplicaSet "tasknote-api-7f4b9d6c85" has timed out progressing.'),
+        ("deployment-unobserved.json", False, 2, ""),
+    ],
+)
+def test_deployment_rollout_state(fixture: str, ready: bool, ready_replicas: int, message: str) -> None:
+    status = wait.deployment_status(load(fixture))
+    assert (status.ready, status.ready_replicas, status.message) == (ready, ready_replicas, message)
+
+
+def test_wait_prints_progress_and_returns_after_settling() -> None:
+    sequence = [wait.assess(apps("early")), wait.assess(apps("progressing")),
+                wait.assess(apps("healthy")), wait.assess(apps("healthy"))]
+    clock, lines = Clock(), []
+    result = wait.wait_until_ready(lambda: sequence.pop(0), what="every Application", deadline_s=600,
+                                   progress=lines.append, interval_s=5, clock=clock, sleep=clock.sleep)
+    assert result.ready and not sequence
+    text = "\n".join(lines)
+    assert "tasknote-dev" in text and "(not created yet)" in text
+    progress_line = next(line for line in lines if "tasknote-dev" in line and "Progressing" in line)
+    assert "Synced" in progress_line and "waiting for healthy state" in progress_line
+    assert progress_line.startswith("[    5s]")
+    assert lines[-1].startswith("every Application: 4 Applications Synced and Healthy after 15 s")
+
+
+def test_single_healthy_poll_is_not_trusted() -> None:
+    sequence = [wait.assess(apps("healthy")), wait.assess(apps("early")), wait.assess(apps("healthy")),
+                wait.assess(apps("healthy"))]
+    clock = Clock()
+    wait.wait_until_ready(lambda: sequence.pop(0), what="apps", deadline_s=600, progress=lambda _: None,
+                          clock=clock, sleep=clock.sleep)
+    assert not sequence
+
+
+def test_timeout_names_the_application_and_its_condition() -> None:
+    clock = Clock()
+    stuck = wait.assess(apps("comparison-error"))
+    with pytest.raises(GitOpsError) as info:
+        wait.wait_until_ready(lambda: stuck, what="every Application", deadline_s=60,
+                              progress=lambda _: None, interval_s=10, clock=clock, sleep=clock.sleep)
+    message = str(info.value)
+    assert "not ready after 60 s" in message
+    assert ("Application tasknote-dev is Unknown/Healthy: ComparisonError: Failed to load target state"
+            in message)
+    assert clock.now == 60
+
+
+def test_timeout_with_nothing_created_points_at_the_root_app() -> None:
+    clock = Clock()
+    with pytest.raises(GitOpsError, match="no Argo CD Application appeared within 30 s"):
+        wait.wait_until_ready(lambda: wait.assess([]), what="apps", deadline_s=30, progress=lambda _: None,
+                              clock=clock, sleep=clock.sleep)
+
+
+def test_heartbeat_when_nothing_changes() -> None:
+    clock, lines = Clock(), []
+    same = wait.assess(apps("progressing"), [load("deployment-rolling.json")])
+    with pytest.raises(GitOpsError):
+        wait.wait_until_ready(lambda: same, what="apps", deadline_s=70, progress=lines.append, interval_s=5,
+                              heartbeat_s=30, clock=clock, sleep=clock.sleep)
+    beats = [line for line in lines if "still waiting" in line]
+    assert len(beats) == 2 and "tasknote-dev is Synced/Progressing" in beats[0]
+
+
+class RecordedApi:
+    """Stands in for the Kubernetes API server (not runnable here) with recorded objects."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def applications(self, namespace: str) -> list[dict[str, Any]]:
+        return apps("progressing")
+
+    def deployments(self, namespace: str) -> list[dict[str, Any]]:
+        self.asked.append(namespace)
+        return [load("deployment-rolling.json")] if namespace == "tasknote-dev" else []
+
+
+def test_observe_cluster_reads_deployments_in_destination_namespaces() -> None:
+    api = RecordedApi()
+    snapshot = wait.observe_cluster(api)()
+    assert api.asked == ["ingress-nginx", "kube-system", "tasknote-dev"]
+    assert [w.name for w in snapshot.workloads] == ["tasknote-api"] and not snapshot.ready
