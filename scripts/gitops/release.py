@@ -231,8 +231,12 @@ def promote(source: str, target: str, image: str = "tasknote", digest: str | Non
                           "can be promoted.")
     path, text, old = _overlay(repo, target, image)
     base, gh = _prepare_git(repo, opts)
-    registry.verify(running.new_name, running.digest, env=opts.env)
-    new = Pin(image, running.new_name, running.version, running.digest)
+    # Environments may pull from different registries (dev: kind's local one, staging/prod: ghcr.io):
+    # the target keeps its own, and must already hold the very same digest (content-addressed,
+    # so the same bytes) — promotion copies a pin, it never builds or pushes.
+    new_name = old.new_name if old is not None else running.new_name
+    registry.verify(new_name, running.digest, env=opts.env)
+    new = Pin(image, new_name, running.version, running.digest)
     if old == new:
         return Outcome(target, old, new, noop=True)
     subject = f"{target}: {image} {_subject_pin(new)} from {source} (was {_subject_pin(old)})"

@@ -299,6 +299,16 @@ def test_promote_copies_the_exact_digest_one_step_up(repo: Repo, pushed: dict[st
     assert repo.fingerprint() == before
 
 
+def test_promote_keeps_the_target_registry_and_needs_the_digest_there(repo: Repo, registry_host: str) -> None:
+    staging = repo.overlay("staging")
+    elsewhere = f"{registry_host}/prod/tasknote"
+    staging.write_text(staging.read_text().replace(f"{registry_host}/tasknote", elsewhere))
+    git(repo.path, "commit", "-q", "-am", "staging pulls from another repository")
+    release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
+    attempt(repo, lambda: release.promote("dev", "staging", opts=options(repo)),
+            f"registry {registry_host} has no digest sha256:[0-9a-f]+ for prod/tasknote; push it first")
+
+
 def test_rollback_puts_back_the_previous_pin(repo: Repo, pushed: dict[str, str]) -> None:
     bumped = release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
     outcome = release.rollback("dev", opts=options(repo))
