@@ -79,7 +79,9 @@ def parse_image_name(name: str) -> ImageName:
     if "@" in name or (":" in name.rsplit("/", 1)[-1]):
         raise GitOpsError(f"{name!r} must be an image name without tag or digest, e.g. ghcr.io/org/tasknote.")
     first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
+    if first in ("docker.io", "index.docker.io") and rest:
+        registry, repository = DOCKER_HUB, rest if "/" in rest else f"library/{rest}"
+    elif rest and ("." in first or ":" in first or first == "localhost"):
         registry, repository = first, rest
     else:
         registry, repository = DOCKER_HUB, name if "/" in name else f"library/{name}"

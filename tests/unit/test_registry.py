@@ -52,6 +52,8 @@ def test_bad_tags(tag: str) -> None:
     ("localhost/tasknote", "localhost", "tasknote"),
     ("tasknote", "registry-1.docker.io", "library/tasknote"),
     ("acme/tasknote", "registry-1.docker.io", "acme/tasknote"),
+    ("docker.io/acme/tasknote", "registry-1.docker.io", "acme/tasknote"),
+    ("docker.io/debian", "registry-1.docker.io", "library/debian"),
 ])
 def test_image_names_split_like_docker(name: str, host: str, repository: str) -> None:
     parsed = registry.parse_image_name(name)
