@@ -31,6 +31,7 @@ class Behaviour:
     """What the stand-in does; tests tweak it."""
 
     bearer: bool = True
+    basic_registry: tuple[str, str] | None = None  # manifests demand Basic auth (no token service)
     basic_user: tuple[str, str] | None = None  # token endpoint demands these credentials
     fail_first: int = 0  # answer this many manifest requests with fail_status first
     fail_status: int = 503
@@ -63,7 +64,11 @@ def make_handler(b: Behaviour) -> type[BaseHTTPRequestHandler]:
                         return self.reply(401)
                 return self.reply(200, json.dumps({"token": TOKEN}).encode(),
                                   {"Content-Type": "application/json"})
-            if b.bearer and self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            if b.basic_registry is not None:
+                expected = "Basic " + base64.b64encode(":".join(b.basic_registry).encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    return self.reply(401, b"{}", {"WWW-Authenticate": 'Basic realm="stand-in"'})
+            elif b.bearer and self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 challenge = (f'Bearer realm="{host}/token",service="stand-in",'
                              'scope="repository:acme/app:pull"')
                 return self.reply(401, b"{}", {"WWW-Authenticate": challenge})
@@ -194,3 +199,12 @@ def test_network_error_is_one_sentence() -> None:
         resolve(f"127.0.0.1:{port}")
     assert str(info.value).startswith(f"cannot reach 127.0.0.1:{port} (ConnectionError after 4 attempts)")
     assert "\n" not in str(info.value)
+
+
+def test_basic_challenge_is_answered_with_credentials(stand_in: tuple[str, Behaviour]) -> None:
+    host, b = stand_in
+    b.basic_registry = ("robot", "basic-pass")
+    with pytest.raises(GitOpsError, match="requires basic authentication for acme/app; run docker login"):
+        resolve(host)
+    creds = {"REGISTRY_USERNAME": "robot", "REGISTRY_PASSWORD": "basic-pass"}
+    assert resolve(host, env=creds) == INDEX_DIGEST
