@@ -3,7 +3,7 @@
 An overlay pins the app image as `newName: <registry>/tasknote` and `newTag: "<version>@sha256:<digest>"`:
 the version is for humans, the digest is what the kubelet pulls. Promotion copies that exact pin
 one environment up (dev → staging → prod), never skipping one. Files are written atomically
-(gitops.sealing.atomic_write), so a reader sees the old file or the new one.
+(gitops.files.atomic_write), so a reader sees the old file or the new one.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from gitops import config
 from gitops.errors import GitOpsError
+from gitops.files import atomic_write
 from gitops.registry import check_digest, check_tag
-from gitops.sealing import atomic_write
 
 KUSTOMIZATION = "kustomization.yaml"
 NEW_TAG_RE = re.compile(r"^(?P<version>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@(?P<digest>sha256:[0-9a-fA-F]*)$")
