@@ -112,7 +112,8 @@ def _k8s_dir(version: str, variant: str) -> Path:
 @functools.cache
 def _k8s_registry(version: str, variant: str) -> Registry:
     definitions = json.loads((_k8s_dir(version, variant) / "_definitions.json").read_text(encoding="utf-8"))
-    return Registry().with_resource(K8S_DEFINITIONS_ID, Resource.from_contents(definitions))
+    registry: Registry = Registry().with_resource(K8S_DEFINITIONS_ID, Resource.from_contents(definitions))
+    return registry
 
 
 @functools.cache
