@@ -112,7 +112,131 @@ def check_compose(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
                 yield Mismatch(rel(root, path), "service image", image, " or ".join(sorted(known)))
 
 
-CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose]
+def yaml_documents(path: Path) -> list[dict[str, Any]]:
+    """The mapping documents of a YAML file; an unparsable file is reported by the validator."""
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return []
+
+
+def argocd_objects(root: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    for path in sorted((root / "argocd").rglob("*.yaml")):
+        for doc in yaml_documents(path):
+            if doc.get("kind") == kind and str(doc.get("apiVersion", "")).startswith("argoproj.io/"):
+                yield path, doc
+
+
+def app_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = app.get("spec") or {}
+    sources = list(spec.get("sources") or [])
+    if spec.get("source"):
+        sources.append(spec["source"])
+    return [s for s in sources if isinstance(s, dict)]
+
+
+def app_name(app: dict[str, Any]) -> str:
+    return str((app.get("metadata") or {}).get("name"))
+
+
+OWN_PATHS = ("overlays/", "argocd/")
+
+
+def check_repository(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Applications deploying this repository's paths, and every AppProject, name the one URL
+    (and branch) of versions.yaml repository."""
+    section = versions.get("repository") or {}
+    url, revision = section.get("url"), section.get("revision")
+    if not url:
+        return
+    for path, app in argocd_objects(root, "Application"):
+        for source in app_sources(app):
+            if not str(source.get("path", "")).startswith(OWN_PATHS):
+                continue
+            if source.get("repoURL") != url:
+                yield Mismatch(rel(root, path), f"Application {app_name(app)} repoURL",
+                               str(source.get("repoURL")), str(url))
+            if revision and str(source.get("targetRevision")) != str(revision):
+                yield Mismatch(rel(root, path), f"Application {app_name(app)} targetRevision",
+                               str(source.get("targetRevision")), str(revision))
+    for path, project in argocd_objects(root, "AppProject"):
+        repos = (project.get("spec") or {}).get("sourceRepos") or []
+        if url not in repos:
+            yield Mismatch(rel(root, path), f"AppProject {app_name(project)} sourceRepos",
+                           ", ".join(map(str, repos)), str(url))
+
+
+def platform_revision(entry: dict[str, Any]) -> str:
+    """Helm charts are pinned by chart version, Git sources by their release tag v<version>."""
+    version = str(entry["version"])
+    return version if entry.get("chart") else f"v{version.lstrip('v')}"
+
+
+def check_platform(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Every platform Application pins the version versions.yaml platform names, and every
+    platform pin is used by an Application (a pin nothing reads is a stale promise)."""
+    platform = {k: v for k, v in (versions.get("platform") or {}).items() if isinstance(v, dict)}
+    used: set[str] = set()
+    for path, app in argocd_objects(root, "Application"):
+        for source in app_sources(app):
+            for key, entry in platform.items():
+                if entry.get("repo") != source.get("repoURL") or (
+                        entry.get("chart") and entry.get("chart") != source.get("chart")):
+                    continue
+                used.add(key)
+                where = f"Application {app_name(app)} targetRevision"
+                if str(source.get("targetRevision")) != platform_revision(entry):
+                    yield Mismatch(rel(root, path), where, str(source.get("targetRevision")),
+                                   platform_revision(entry))
+                if entry.get("path") and source.get("path") != entry["path"]:
+                    yield Mismatch(rel(root, path), f"Application {app_name(app)} path",
+                                   str(source.get("path")), str(entry["path"]))
+    for key, entry in platform.items():
+        if key not in used and entry.get("repo"):
+            yield Mismatch("versions.yaml", f"platform.{key}", "pinned but used by no Application in argocd/",
+                           f"an Application with repoURL {entry['repo']}")
+    argocd = platform.get("argocd") or {}
+    if argocd.get("url") and f"/v{str(argocd.get('version', '')).lstrip('v')}/" not in str(argocd["url"]):
+        yield Mismatch("versions.yaml", "platform.argocd.url", str(argocd["url"]),
+                       f"the install.yaml of v{argocd.get('version')}")
+    sealed = platform.get("sealed_secrets") or {}
+    kubeseal = str(((versions.get("tools") or {}).get("kubeseal") or {}).get("version", ""))
+    if sealed and kubeseal and str(sealed.get("version")) != kubeseal:
+        yield Mismatch("versions.yaml", "platform.sealed_secrets.version", str(sealed.get("version")),
+                       kubeseal)
+
+
+def pod_images(node: Any) -> Iterator[str]:
+    """Images of every container and init container anywhere in a manifest."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                yield from (str(c["image"]) for c in value if isinstance(c, dict) and "image" in c)
+            else:
+                yield from pod_images(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from pod_images(item)
+
+
+# The app's own image: a placeholder name that every overlay's `images:` pins by digest.
+OWN_IMAGE = "tasknote"
+
+
+def check_manifest_images(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Third-party images in base/ are the reference@digest versions.yaml images pins."""
+    pinned = {f"{e['ref']}@{e['digest']}" for e in (versions.get("images") or {}).values()
+              if isinstance(e, dict) and e.get("ref") and e.get("digest")}
+    for path in sorted((root / "base").rglob("*.yaml")):
+        for doc in yaml_documents(path):
+            for image in pod_images(doc):
+                if image != OWN_IMAGE and image not in pinned:
+                    yield Mismatch(rel(root, path), "container image", image,
+                                   " or ".join(sorted(pinned)) or "(none)")
+
+
+CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose, check_repository, check_platform,
+                       check_manifest_images]
 
 
 def mismatches(root: Path, versions: dict[str, Any]) -> list[Mismatch]:
