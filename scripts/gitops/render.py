@@ -30,6 +30,7 @@ from gitops.errors import GitOpsError
 
 INPUT_DIRS = ("base", "overlays", "argocd", "clusters")
 CACHE_DIR = Path(".cache") / "render"
+CACHE_LIMIT = 100  # rendered files kept; about 20 edits of the tree with 5 targets
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 try:  # the C loader is ~10x faster on large renders; pure-Python PyYAML still works
@@ -122,11 +123,11 @@ def parse_stream(text: str, where: str) -> list[dict[str, Any]]:
     return docs
 
 
-def kustomize(target: Target) -> str:
+def kustomize(target: Target, kubectl_path: str | None = None) -> str:
     """Bare `kubectl kustomize <dir>`: the YAML stream, or one sentence naming the target."""
     if not any((target.path / name).is_file() for name in KUSTOMIZATION_NAMES):
         raise GitOpsError(f"{target.name} has no kustomization.yaml; add one or remove the directory.")
-    result = run.run([kubectl(), "kustomize", str(target.path)], check=False, timeout=120)
+    result = run.run([kubectl_path or kubectl(), "kustomize", str(target.path)], check=False, timeout=120)
     if result.returncode != 0:
         message = " ".join(run.tail(result.stderr, 4).split()) or f"exit code {result.returncode}"
         raise GitOpsError(f"{target.name} does not render: {message}")
@@ -146,14 +147,14 @@ def _write_cache(path: Path, docs: list[dict[str, Any]]) -> None:
         raise
 
 
-def render_one(target: Target, key: str | None, cache_dir: Path | None) -> Rendered:
+def render_one(target: Target, key: str | None, cache_dir: Path | None, kubectl_path: str) -> Rendered:
     cached_file = cache_dir / f"{key}.json" if cache_dir is not None and key else None
     if cached_file is not None and cached_file.is_file():
         try:
             return Rendered(target, json.loads(cached_file.read_text(encoding="utf-8")), cached=True)
         except (OSError, ValueError):
             pass  # a damaged cache entry is rendered again and overwritten
-    docs = parse_stream(kustomize(target), f"the output of `kubectl kustomize {target.name}`")
+    docs = parse_stream(kustomize(target, kubectl_path), f"the output of `kubectl kustomize {target.name}`")
     if cached_file is not None:
         _write_cache(cached_file, docs)
     return Rendered(target, docs)
@@ -174,11 +175,16 @@ def render(
     chosen = list(chosen) if chosen is not None else targets(root)
     cache_dir = root / CACHE_DIR if use_cache else None
     keys: dict[str, str | None] = {t.name: None for t in chosen}
-    if use_cache:
-        tree, identity = tree_hash(root), _kubectl_identity(kubectl())
+    if cache_dir is not None:
+        kubectl_path = verified_kubectl(cache_dir)
+        tree, identity = tree_hash(root), _kubectl_identity(kubectl_path)
         keys = {t.name: cache_key(tree, t, identity) for t in chosen}
+    else:
+        kubectl_path = kubectl()
     with ThreadPoolExecutor(max_workers=workers or min(8, len(chosen) or 1)) as pool:
-        futures = [pool.submit(render_one, t, keys[t.name], cache_dir) for t in chosen]
+        futures = [pool.submit(render_one, t, keys[t.name], cache_dir, kubectl_path) for t in chosen]
+    if cache_dir is not None:
+        prune_cache(cache_dir, keep={f"{k}.json" for k in keys.values() if k})
     results: list[Rendered] = []
     errors: list[str] = []
     for future in futures:
@@ -189,6 +195,30 @@ def render(
     if errors:
         raise GitOpsError("\n".join(errors))
     return results
+
+
+def verified_kubectl(cache_dir: Path) -> str:
+    """The pinned kubectl, its version probe skipped when this very binary (path, size, mtime)
+    already passed it for this pin: the probe costs a process start on every cached check."""
+    found = tools.locate("kubectl")
+    if found is None:
+        return kubectl()  # raises the one-sentence "not installed" error
+    pin = str(tools.spec("kubectl").pinned)
+    key = hashlib.sha256(f"{_kubectl_identity(str(found))}:{pin}".encode()).hexdigest()[:16]
+    stamp = cache_dir / f"kubectl-{key}.ok"
+    if stamp.is_file():
+        return str(found)
+    path = kubectl()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(f"{path} reported kubectl {pin}\n", encoding="utf-8")
+    return path
+
+
+def prune_cache(cache_dir: Path, keep: set[str], limit: int = CACHE_LIMIT) -> None:
+    """Drop the oldest renders beyond `limit` files (each edit of the tree adds one per target)."""
+    entries = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in [p for p in entries if p.name not in keep][max(0, limit - len(keep)):]:
+        stale.unlink(missing_ok=True)
 
 
 def _kubectl_identity(path: str) -> str:

@@ -159,3 +159,14 @@ def test_schema_minor_must_match_the_cluster() -> None:
     with pytest.raises(GitOpsError, match="same minor"):
         validate.schema_source(Path("/r"), {"kubernetes": {"version": "1.37.1"},
                                             "schemas": {"kubernetes": {"version": "1.36.0"}}})
+
+
+def test_prune_cache_keeps_the_current_and_newest_entries(tmp_path: Path) -> None:
+    import os
+
+    for i in range(6):
+        entry = tmp_path / f"{i}.json"
+        entry.write_text("[]")
+        os.utime(entry, (1000 + i, 1000 + i))
+    render.prune_cache(tmp_path, keep={"0.json"}, limit=3)
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["0.json", "4.json", "5.json"]
