@@ -69,7 +69,7 @@ def test_planted_argocd_tag_that_differs_from_the_bootstrap_install_is_caught(re
     app.write_text(app.read_text().replace("targetRevision: v3.4.12", "targetRevision: v3.4.11"))
     found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
     assert [(m.file, m.what, m.found) for m in found] == [
-        ("argocd/platform/common/argocd.yaml", "Application argocd targetRevision", "v3.4.11")
+        ("argocd/platform/common/argocd.yaml", "Application platform-argocd targetRevision", "v3.4.11")
     ]
 
 
