@@ -52,7 +52,7 @@ def test_platform_application_revision_that_differs_is_caught(repo: Path) -> Non
     path = repo / "argocd" / "platform" / "common" / "sealed-secrets.yaml"
     path.write_text(path.read_text().replace("targetRevision: v0.33.1", "targetRevision: v0.32.0"))
     assert found(repo) == [("argocd/platform/common/sealed-secrets.yaml",
-                            "Application sealed-secrets targetRevision", "v0.32.0")]
+                            "Application platform-sealed-secrets targetRevision", "v0.32.0")]
 
 
 def test_workflow_installing_another_kind_release_is_caught(repo: Path) -> None:
