@@ -61,3 +61,9 @@ def test_annotation_with_a_reason_suppresses_only_that_rule(rule: policy.Rule) -
         reason = "fixture: accepted on purpose"
         meta.setdefault("annotations", {})[f"{policy.SKIP_ANNOTATION}{rule.id}"] = reason
     assert policy.check_docs(docs, "fixture", "prod", [rule]) == []
+
+
+def test_policy_readme_lists_every_rule() -> None:
+    readme = (Path(policy.__file__).parent / "README.md").read_text()
+    for rule in RULES:
+        assert f"| {rule.id} | {rule.name} |" in readme, f"{rule.id} missing from policy/README.md"
