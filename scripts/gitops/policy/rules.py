@@ -350,6 +350,23 @@ def hpa_cpu_request(doc: Doc, ctx: Context) -> Found:
                                    f"has no CPU request ({path}.resources.requests.cpu)")
 
 
+def service_account_token(doc: Doc, ctx: Context) -> Found:
+    found = pod_spec(doc)
+    if found is None:
+        return
+    spec, path = found
+    if spec.get("automountServiceAccountToken") is False:
+        return
+    account = str(spec.get("serviceAccountName") or "default")
+    accounts = [a for a in ctx.of_kind("ServiceAccount")
+                if name_of(a) == account and namespace_of(a) == namespace_of(doc)]
+    if spec.get("automountServiceAccountToken") is None and accounts and \
+            accounts[0].get("automountServiceAccountToken") is False:
+        return
+    yield f"{path}.automountServiceAccountToken", (
+        f"pods get a Kubernetes API token (service account {account!r}) they do not need")
+
+
 # ---- Argo CD --------------------------------------------------------------------------------
 
 def argocd_automated(doc: Doc, ctx: Context) -> Found:
@@ -474,4 +491,9 @@ RULES: tuple[Rule, ...] = (
     Rule("TN019", "hpa-cpu-request", "error",
          "An HPA on CPU utilisation divides by the CPU request; without one it cannot scale.",
          "set resources.requests.cpu on every container of the HPA's target", hpa_cpu_request),
+    Rule("TN020", "service-account-token", "error",
+         "A mounted API token lets anyone who breaks into the container talk to the Kubernetes API as "
+         "its service account; the app never calls the API.",
+         "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
+         "object with the reason if it really needs the API)", service_account_token),
 )
