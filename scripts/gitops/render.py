@@ -175,12 +175,11 @@ def render(
     chosen = list(chosen) if chosen is not None else targets(root)
     cache_dir = root / CACHE_DIR if use_cache else None
     keys: dict[str, str | None] = {t.name: None for t in chosen}
+    # The kubectl check is remembered even with use_cache=False: that flag is about renders.
+    kubectl_path = verified_kubectl(root / CACHE_DIR)
     if cache_dir is not None:
-        kubectl_path = verified_kubectl(cache_dir)
         tree, identity = tree_hash(root), _kubectl_identity(kubectl_path)
         keys = {t.name: cache_key(tree, t, identity) for t in chosen}
-    else:
-        kubectl_path = kubectl()
     with ThreadPoolExecutor(max_workers=workers or min(8, len(chosen) or 1)) as pool:
         futures = [pool.submit(render_one, t, keys[t.name], cache_dir, kubectl_path) for t in chosen]
     if cache_dir is not None:
