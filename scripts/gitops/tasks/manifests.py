@@ -9,8 +9,8 @@ from invoke.collection import Collection
 
 from gitops import checks, render
 from gitops.errors import GitOpsError
+from gitops.files import atomic_write
 from gitops.policy.rules import RULES
-from gitops.sealing import atomic_write
 from gitops.tasks._task import task
 
 TARGET_HELP = ("one target: overlays/<env>, argocd/clusters/<cluster>, or just dev/staging/prod/kind/k3s "
