@@ -12,12 +12,10 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from gitops import registry, run, tools
 from gitops.errors import GitOpsError
+from support.localhttp import QuietHandler, serve
 
 SERVICE = "tasknote-test-registry"
 ISSUER = "tasknote-test-token-endpoint"
@@ -80,10 +79,7 @@ def make_key_and_cert() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
 def token_endpoint() -> Iterator[TokenEndpoint]:
     endpoint = TokenEndpoint(*make_key_and_cert())
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             query = parse_qs(urlparse(self.path).query)
             auth = self.headers.get("Authorization", "")
@@ -96,21 +92,11 @@ def token_endpoint() -> Iterator[TokenEndpoint]:
                     self.end_headers()
                     return
             token = endpoint.token(" ".join(query.get("scope", [])))
-            body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply_json(200, {"token": token, "access_token": token, "expires_in": 300})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/token"
-    try:
+    with serve(Handler) as base_url:
+        endpoint.url = f"{base_url}/token"
         yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

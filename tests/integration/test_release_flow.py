@@ -14,12 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import requests
 from gitops import images, release, run, tools
 from gitops.errors import GitOpsError
 from gitops.release import Options
+from support.localhttp import QuietHandler, serve
 
 TOKEN = "stand-in-github-token"
 
@@ -196,10 +195,7 @@ class GitHubStandIn:
 def github_stand_in() -> Iterator[GitHubStandIn]:
     state = GitHubStandIn()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.received.append({"path": self.path, "headers": dict(self.headers), "json": body})
@@ -207,21 +203,11 @@ def github_stand_in() -> Iterator[GitHubStandIn]:
                 answer = {"number": 7, "html_url": "https://github.example/acme/tasknote/pull/7"}
             else:
                 answer = {"message": "Validation Failed"}
-            data = json.dumps(answer).encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply_json(state.status, answer)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(Handler) as base_url:
+        state.url = base_url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def options(repo: Repo, gh: GitHubStandIn | None = None, **env: str) -> Options:
