@@ -271,6 +271,17 @@ def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mis
             yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag, "v" + version.replace("+", "-"))
 
 
+def check_argocd_cli(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """The argocd CLI people install is the release the cluster runs (its API changes with it)."""
+    cli = str(((versions.get("tools") or {}).get("argocd") or {}).get("version", ""))
+    server = str(((versions.get("platform") or {}).get("argocd") or {}).get("version", ""))
+    if cli and server and cli != server:
+        yield Mismatch("versions.yaml", "tools.argocd.version", cli, server)
+    install = str(((versions.get("tools") or {}).get("argocd") or {}).get("install", ""))
+    if cli and f"/v{cli}/" not in install:
+        yield Mismatch("versions.yaml", "tools.argocd.install release", install, f"v{cli}")
+
+
 def pinned_at(versions: dict[str, Any], dotted: str) -> str | None:
     node: Any = versions
     for key in dotted.split("."):
@@ -341,8 +352,8 @@ def check_workflows(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
 
 
 CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose, check_repository, check_platform,
-                       check_manifest_images, check_kind_node_image, check_cluster_versions, check_schemas,
-                       check_workflows]
+                       check_manifest_images, check_kind_node_image, check_cluster_versions, check_argocd_cli,
+                       check_schemas, check_workflows]
 
 
 def mismatches(root: Path, versions: dict[str, Any]) -> list[Mismatch]:
