@@ -154,7 +154,7 @@ class Suite:
     def until(self, what: str, probe: Callable[[], tuple[bool, str]]) -> str:
         """Call probe until it says done (or the suite's deadline passes), showing progress."""
         last = ""
-        shown = 0.0
+        shown = time.monotonic()  # the first "waiting" line after 5 s, not at once
         while True:
             try:
                 done, last = probe()
