@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import app_image
+from gitops import app_image, config, run
+from gitops.errors import GitOpsError
 from gitops.tasks._task import task
 
 
@@ -25,4 +27,23 @@ def build(c: Any, tag: str = app_image.DEFAULT_TAG, version: str = "", no_cache:
           f"version {spec.version} revision {spec.revision}")
 
 
-ns = Collection("app", build)
+@task(help={
+    "tier": "run only this tier of the app's tests: unit or integration (default: both)",
+    "k": "only tests whose names match this pytest -k expression",
+})
+def test(c: Any, tier: str = "", k: str = "") -> None:
+    """Run the app's own tests (apps/tasknote/tests); a tier whose prerequisite is missing skips."""
+    argv = [sys.executable, "-m", "pytest", "apps/tasknote/tests"]
+    if tier:
+        if tier not in ("unit", "integration"):
+            raise GitOpsError(f"unknown app test tier {tier!r}; use unit or integration.")
+        argv += ["-m", tier]
+    if k:
+        argv += ["-k", k]
+    try:
+        run.stream(argv, cwd=config.ROOT, timeout=3600)
+    except run.CommandError as exc:
+        raise GitOpsError(f"app tests failed ({exc})") from None
+
+
+ns = Collection("app", build, test)
