@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -157,10 +158,29 @@ def wait_healthy(stack: Stack, password: str, timeout_s: float, progress: Callab
         time.sleep(poll_s)
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def project_containers(stack: Stack) -> list[str]:
+    found = run.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}"],
+                    timeout=30)
+    return found.stdout.split()
+
+
 def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
        progress: Callable[[str], None] = print) -> dict[str, Service]:
     """Build the image (unless build=False), start every service and wait until all are healthy."""
     tools.docker_engine()
+    # Another stack (or program) on the port would fail compose half-way; say so before building.
+    if not project_containers(stack) and not port_free(stack.port):
+        raise GitOpsError(f"port {stack.port} on 127.0.0.1 is already in use; pass --port with a free one "
+                          f"(and --project to run a second stack).")
     if build:
         progress(f"building {stack.image}")
         app_image.build(app_image.default_spec(tag=stack.image))

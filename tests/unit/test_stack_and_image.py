@@ -86,3 +86,14 @@ def test_build_argv_passes_the_ca_as_a_secret_and_labels_as_build_args() -> None
     assert "--no-cache" in argv and argv[-3:] == ["--tag", "tasknote:t", str(spec.context)]
     without_ca = app_image.build_argv("docker", app_image.BuildSpec("t", "1", "r", "s", None))
     assert "--secret" not in without_ca
+
+
+def test_a_port_someone_listens_on_is_not_free() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not stack.port_free(port)
+    assert stack.port_free(port)
