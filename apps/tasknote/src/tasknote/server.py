@@ -69,7 +69,7 @@ def _serve_one(settings: Settings, sock: socket.socket) -> None:
     config = uvicorn.Config(
         app, loop=loop, http=http, lifespan="on", access_log=False, log_config=None,
         timeout_graceful_shutdown=round(settings.graceful_timeout_seconds), timeout_keep_alive=5,
-        backlog=2048,
+        backlog=2048, server_header=False,
     )
     server = GracefulServer(config, app.state.runtime, settings.shutdown_delay_seconds)
     server.run(sockets=[sock])
