@@ -53,15 +53,13 @@ def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
 
 @task(help={})
 def lock(c: Any) -> None:
-    """Regenerate requirements.lock (hash-pinned) from the two pyproject.toml files."""
-    run.stream(
-        [
-            *python_tool("uv"), "pip", "compile", "--python-version", "3.11",
-            "--generate-hashes", "--extra", "dev", "pyproject.toml",
-            "apps/tasknote/pyproject.toml", "requirements.in", "-o", "requirements.lock",
-        ],
-        cwd=config.ROOT,
-    )
+    """Regenerate the hash-pinned locks: requirements.lock (this repository's tools, from the two
+    pyproject.toml files) and apps/tasknote/requirements.lock + build-requirements.lock (the image's
+    runtime dependencies and build backend, resolved for Python 3.13 on Linux x86_64)."""
+    from gitops import locks
+
+    for path in locks.regenerate():
+        print(f"wrote {path.relative_to(config.ROOT)}")
 
 
 TASKS = [test]

@@ -1,0 +1,141 @@
+"""Configuration comes only from the environment and is checked once, at start-up: a bad value
+stops the process with one sentence per bad value, instead of failing later under load."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+class SettingsError(Exception):
+    """Every bad value, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    log_level: str
+    feature_beta: bool
+    shutdown_delay_seconds: float
+    max_upload_bytes: int
+    host: str
+    port: int
+    web_concurrency: int
+    db_pool_max: int
+    cache_ttl_seconds: int
+    worker_lease_seconds: float
+    worker_max_attempts: int
+    worker_poll_seconds: float
+    graceful_timeout_seconds: float
+
+
+def _int(lo: int, hi: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer between {lo} and {hi}; got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be an integer between {lo} and {hi}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number between {lo:g} and {hi:g}; got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be a number between {lo:g} and {hi:g}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of true, false, 1, 0; got {raw!r}")
+
+
+def _level(name: str, raw: str) -> str:
+    up = raw.strip().upper()
+    if up not in LOG_LEVELS:
+        raise ValueError(f"{name} must be one of {', '.join(LOG_LEVELS)}; got {raw!r}")
+    return up
+
+
+def _url(*schemes: str, required: bool) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        raw = raw.strip()
+        if not raw:
+            if required:
+                raise ValueError(f"{name} is required (e.g. {schemes[0]}://HOST:PORT/...)")
+            return ""
+        scheme = raw.split("://", 1)[0] if "://" in raw else ""
+        if scheme not in schemes:
+            # Never echo the value: a URL may carry a password.
+            raise ValueError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return raw
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+# env name -> (field, default, parser)
+_SPEC: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
+    "DATABASE_URL": ("database_url", "", _url("postgresql", "postgres", required=True)),
+    "REDIS_URL": ("redis_url", "", _url("redis", "rediss", "unix", required=False)),
+    "LOG_LEVEL": ("log_level", "INFO", _level),
+    "FEATURE_BETA": ("feature_beta", "false", _bool),
+    "SHUTDOWN_DELAY_SECONDS": ("shutdown_delay_seconds", "5", _float(0, 300)),
+    "MAX_UPLOAD_BYTES": ("max_upload_bytes", str(10 * 1024 * 1024), _int(1, 1024**3)),
+    "HOST": ("host", "0.0.0.0", _text),  # noqa: S104 - a container listens on all its interfaces
+    "PORT": ("port", "8000", _int(1, 65535)),
+    "WEB_CONCURRENCY": ("web_concurrency", "1", _int(1, 64)),
+    "DB_POOL_MAX": ("db_pool_max", "10", _int(1, 200)),
+    "CACHE_TTL_SECONDS": ("cache_ttl_seconds", "60", _int(1, 86400)),
+    "WORKER_LEASE_SECONDS": ("worker_lease_seconds", "60", _float(1, 3600)),
+    "WORKER_MAX_ATTEMPTS": ("worker_max_attempts", "5", _int(1, 100)),
+    "WORKER_POLL_SECONDS": ("worker_poll_seconds", "1", _float(0.05, 60)),
+    "GRACEFUL_TIMEOUT_SECONDS": ("graceful_timeout_seconds", "20", _float(0, 600)),
+}
+
+
+def from_env(env: Mapping[str, str] | None = None, *, need_database: bool = True) -> Settings:
+    """Parse every variable; collect all problems so one run names every bad value."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, (field, default, parse) in _SPEC.items():
+        raw = env.get(name, default)
+        if name == "DATABASE_URL" and not need_database and not raw:
+            values[field] = ""
+            continue
+        try:
+            values[field] = parse(name, raw)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)
