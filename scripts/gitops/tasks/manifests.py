@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 
-from gitops import checks, render
 from gitops.errors import GitOpsError
-from gitops.files import atomic_write
-from gitops.policy.rules import RULES
 from gitops.tasks._task import task
+
+if TYPE_CHECKING:
+    from gitops import checks
+
+# Domain modules (jsonschema, the schemas) are imported inside each task: `./inv --list` and every
+# other namespace should not pay for them, and the check's wall time is what bench/ measures.
 
 TARGET_HELP = ("one target: overlays/<env>, argocd/clusters/<cluster>, or just dev/staging/prod/kind/k3s "
                "(default: all)")
@@ -30,6 +33,9 @@ def finish(report: checks.Report, fmt: str) -> None:
             "root": ROOT_HELP, "cache": CACHE_HELP})
 def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool = True) -> None:
     """Print (or write) the objects `kubectl kustomize` renders for a target, or for all of them."""
+    from gitops import checks, render
+    from gitops.files import atomic_write
+
     results = checks.rendered(checks.resolve_root(root), target, cache)
     if out and len(results) != 1:
         raise GitOpsError("--out needs exactly one --target; name one of them.")
@@ -46,6 +52,8 @@ def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def validate(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
     """Validate every rendered object against the Kubernetes and CRD schemas (unknown kinds fail)."""
+    from gitops import checks
+
     fmt = checks.check_format(format)
     finish(checks.run(checks.resolve_root(root), target, rules=False, use_cache=cache), fmt)
 
@@ -55,6 +63,9 @@ def validate(c: Any, target: str = "", format: str = "text", root: str = "", cac
 def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True,
            list_rules: bool = False) -> None:
     """Apply the policy rules (TN001...) to every rendered object; errors exit non-zero."""
+    from gitops import checks
+    from gitops.policy.rules import RULES
+
     if list_rules:
         for rule in RULES:
             print(f"{rule.id} {rule.severity:7} {rule.name}: {rule.rationale}\n        fix: {rule.fix}")
@@ -66,6 +77,8 @@ def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def check(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
     """Render, validate and policy-check every overlay and cluster root (what CI and conformance run)."""
+    from gitops import checks
+
     fmt = checks.check_format(format)
     finish(checks.run(checks.resolve_root(root), target, use_cache=cache), fmt)
 
