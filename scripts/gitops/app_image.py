@@ -13,10 +13,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import config, run, tools
+from gitops import app_defaults, config, run, tools
 from gitops.errors import GitOpsError
 
-DEFAULT_TAG = "tasknote:dev"
+DEFAULT_TAG = app_defaults.IMAGE_TAG
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL_PREFIX = "org.opencontainers.image."
 

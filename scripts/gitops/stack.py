@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import app_image, config, run, tools
+from gitops import app_defaults, app_image, config, run, tools
 from gitops.errors import GitOpsError
 
 COMPOSE_FILE = config.PATHS.app / "compose.yaml"
-DEFAULT_PROJECT = "tasknote"
-DEFAULT_PORT = 8000
+DEFAULT_PROJECT = app_defaults.STACK_PROJECT
+DEFAULT_PORT = app_defaults.STACK_PORT
 DB_USER = "tasknote"
 LONG_RUNNING = ("db", "cache", "api", "worker")
 ONE_SHOT = ("migrate",)

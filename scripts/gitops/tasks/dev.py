@@ -7,9 +7,12 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import config, run
+from gitops import config
 from gitops.errors import GitOpsError
 from gitops.tasks._task import task
+
+# gitops.run and gitops.locks are imported inside the tasks: `./inv --list` and every other task
+# should not pay for them.
 
 
 def python_tool(module: str) -> list[str]:
@@ -17,6 +20,8 @@ def python_tool(module: str) -> list[str]:
 
 
 def run_linters() -> None:
+    from gitops import run
+
     run.stream([*python_tool("ruff"), "check", "."], cwd=config.ROOT)
     run.stream([*python_tool("mypy")], cwd=config.ROOT)
 
@@ -36,6 +41,8 @@ def lint(c: Any) -> None:
 )
 def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
     """The test command: ruff, mypy, then pytest over every tier this machine can run."""
+    from gitops import run
+
     if lint:
         run_linters()
     argv = [*python_tool("pytest")]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 
 from gitops import config
-from gitops.release import Options
 from gitops.tasks._task import task
+
+if TYPE_CHECKING:
+    from gitops.release import Options
+
+# gitops.release (requests for the GitHub API, ruamel.yaml for the overlays) is imported inside
+# each task: `./inv --list` and the other namespaces should not pay for it.
 
 ns = Collection("release")
 
@@ -20,6 +27,8 @@ GIT_HELP = {
 
 
 def _options(no_pr: bool, remote: str, base: str, repo: str) -> Options:
+    from gitops.release import Options
+
     return Options(repo=config.ROOT, remote=remote, pull_request=not no_pr, base=base or None,
                    github_repository=repo or None)
 
