@@ -83,8 +83,22 @@ def check(c: Any, target: str = "", format: str = "text", root: str = "", cache:
     finish(checks.run(checks.resolve_root(root), target, use_cache=cache), fmt)
 
 
+@task(help={"url": "the Git URL your fork is cloned from, e.g. https://github.com/you/tasknote-gitops.git",
+            "root": ROOT_HELP})
+def set_repo(c: Any, url: str, root: str = "") -> None:
+    """Point versions.yaml and every Argo CD object at your fork's URL (commit and push the result)."""
+    from gitops import checks, repo_url
+
+    changed = repo_url.retarget(checks.resolve_root(root), url)
+    for path in changed:
+        print(f"updated {path}")
+    print("already pointing there; nothing changed" if not changed else
+          "commit and push these files: Argo CD reads the repository from that URL")
+
+
 ns = Collection("manifests")
 ns.add_task(render_, name="render")
 ns.add_task(validate)
 ns.add_task(policy)
 ns.add_task(check)
+ns.add_task(set_repo)
