@@ -115,6 +115,26 @@ def _validation_errors(exc: ValidationError | RequestValidationError) -> list[di
     return out
 
 
+MAX_JSON_BYTES = 64 * 1024  # a task is at most ~40 KB of JSON even with 4-byte characters
+
+
+async def _json_body(request: Request) -> bytes:
+    """The body, refused with 413 past MAX_JSON_BYTES whether or not a Content-Length says so
+    (a chunked body is counted while it streams, never buffered whole)."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_JSON_BYTES):
+        raise Problem(413, f"JSON bodies are limited to {MAX_JSON_BYTES} bytes", kind="too-large")
+    if length is not None:
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:
+            raise Problem(413, f"JSON bodies are limited to {MAX_JSON_BYTES} bytes", kind="too-large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _parse(model: type[BaseModel], body: bytes, content_type: str) -> BaseModel:
     if content_type and "json" not in content_type:
         raise Problem(415, "send the body as application/json", kind="unsupported-media-type")
@@ -250,7 +270,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/tasks", status_code=201, openapi_extra=task_body)
     async def create_task(request: Request) -> Response:
-        body = _parse(TaskCreate, await request.body(), request.headers.get("content-type", ""))
+        body = _parse(TaskCreate, await _json_body(request), request.headers.get("content-type", ""))
         assert isinstance(body, TaskCreate)
         new_id = uuid.uuid4()
         task = await rt.db(lambda c: store.create_task(c, new_id, body.title, body.description, body.state))
@@ -302,7 +322,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.patch("/tasks/{task_id}", openapi_extra=patch_body)
     async def patch_task(task_id: str, request: Request) -> Response:
         tid = _uuid(task_id, "task")
-        body = _parse(TaskPatch, await request.body(), request.headers.get("content-type", ""))
+        body = _parse(TaskPatch, await _json_body(request), request.headers.get("content-type", ""))
         changes = {k: getattr(body, k) for k in body.model_fields_set}
         if "title" in changes and changes["title"] is None:
             raise Problem(422, "title: may not be null", kind="validation-error")

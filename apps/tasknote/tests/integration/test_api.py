@@ -156,6 +156,11 @@ def test_bad_requests_of_every_other_kind_get_problems(tn, db_url, start_api):
         httpx.post(f"{b}/tasks/{tid}/images", content=b"raw", headers={"content-type": "image/jpeg"}), 415
     )
     assert_problem(tn.upload(b, unknown, tn.jpeg_bytes(), "a.jpg"), 404)
+    big = b'{"title": "' + b"x" * 100_000 + b'"}'
+    as_json = {"content-type": "application/json"}
+    assert_problem(httpx.post(f"{b}/tasks", content=big, headers=as_json), 413)
+    chunked = (part for part in (big[:50_000], big[50_000:]))  # no Content-Length: streamed
+    assert_problem(httpx.post(f"{b}/tasks", content=chunked, headers=as_json), 413)
     ok = tn.upload(b, tid, tn.jpeg_bytes(), "no-extension")
     assert ok.status_code == 202
     image_id = ok.json()["id"]
