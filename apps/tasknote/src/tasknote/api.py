@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,15 @@ import orjson
 import psycopg
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,9 +45,11 @@ T = TypeVar("T")
 REQUESTS = Counter("tasknote_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("tasknote_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-IN_FLIGHT = Gauge("tasknote_http_requests_in_flight", "HTTP requests being served")
+# multiprocess_mode only matters with WEB_CONCURRENCY > 1 (see server.py): sum over live processes.
+IN_FLIGHT = Gauge("tasknote_http_requests_in_flight", "HTTP requests being served",
+                  multiprocess_mode="livesum")
 CACHE = Counter("tasknote_cache_lookups_total", "Task cache lookups", ["result"])
-BETA = Gauge("tasknote_feature_beta", "1 when FEATURE_BETA is on")
+BETA = Gauge("tasknote_feature_beta", "1 when FEATURE_BETA is on", multiprocess_mode="max")
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 Description = Annotated[str, StringConstraints(max_length=10000, pattern=r"^[^\x00]*$")]
@@ -261,6 +272,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several server processes: add up what every one of them recorded.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     task_body = {"requestBody": {"required": True, "content": {"application/json": {

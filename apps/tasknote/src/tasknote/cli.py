@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import date
@@ -79,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         return healthcheck(args.heartbeat, args.max_age, args.url)
     settings = _settings(args.command)
     if args.command == "api":
+        if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Before prometheus_client is imported: with several server processes each one writes
+            # its samples to files here and /metrics sums them (writable /tmp only is enough).
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasknote-metrics-")
         from tasknote import server
 
         return server.serve(settings)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from types import FrameType
@@ -133,6 +135,7 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     worst = 0
+    atexit_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     while children:
         try:
             pid, status = os.wait()
@@ -140,10 +143,21 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
             break
         slot = children.pop(pid, -1)
         code = os.waitstatus_to_exitcode(status)
+        _metrics_process_dead(pid)
         if stopping:
             worst = max(worst, 0 if code == 0 else 1)
         elif slot >= 0:
             log.error("api worker exited; starting another", extra={"fields": {"pid": pid, "code": code}})
             time.sleep(0.5)
             spawn(slot)
+    if atexit_dir.startswith(tempfile.gettempdir()):
+        shutil.rmtree(atexit_dir, ignore_errors=True)
     return worst
+
+
+def _metrics_process_dead(pid: int) -> None:
+    """Drop a dead server's live gauges (in-flight) from the multiprocess metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
