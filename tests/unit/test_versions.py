@@ -53,3 +53,46 @@ def test_dockerfile_parser_skips_stages_and_scratch() -> None:
 def test_lock_pins_normalise_names() -> None:
     text = "ruamel-yaml==0.19.1 \\\n    --hash=sha256:ab\npsycopg[binary]==3.3.9\n"
     assert pins.lock_pins(text) == {"ruamel-yaml": "0.19.1", "psycopg": "3.3.9"}
+
+
+def test_planted_platform_chart_bump_without_versions_yaml_is_caught(repo_copy: Path) -> None:
+    app = repo_copy / "argocd" / "platform" / "k3s" / "traefik.yaml"
+    app.write_text(app.read_text().replace("targetRevision: 37.3.0", "targetRevision: 37.2.0"))
+    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
+    assert [(m.file, m.found, m.expected) for m in found] == [
+        ("argocd/platform/k3s/traefik.yaml", "37.2.0", "37.3.0")
+    ]
+
+
+def test_planted_argocd_tag_that_differs_from_the_bootstrap_install_is_caught(repo_copy: Path) -> None:
+    app = repo_copy / "argocd" / "platform" / "common" / "argocd.yaml"
+    app.write_text(app.read_text().replace("targetRevision: v3.4.12", "targetRevision: v3.4.11"))
+    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
+    assert [(m.file, m.what, m.found) for m in found] == [
+        ("argocd/platform/common/argocd.yaml", "Application platform-argocd targetRevision", "v3.4.11")
+    ]
+
+
+def test_planted_foreign_repository_url_is_caught(repo_copy: Path) -> None:
+    app = repo_copy / "argocd" / "apps" / "dev" / "application.yaml"
+    url = config.load_versions()["repository"]["url"]
+    app.write_text(app.read_text().replace(url, "https://github.com/someone/fork.git"))
+    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
+    assert [(m.file, m.what, m.found) for m in found] == [
+        ("argocd/apps/dev/application.yaml", "Application tasknote-dev repoURL", "https://github.com/someone/fork.git")
+    ]
+
+
+def test_platform_pin_that_no_application_uses_is_caught(repo_copy: Path) -> None:
+    (repo_copy / "argocd" / "platform" / "kind" / "ingress-nginx.yaml").unlink()
+    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
+    assert [(m.file, m.what) for m in found] == [("versions.yaml", "platform.ingress_nginx")]
+
+
+def test_unpinned_third_party_image_in_base_is_caught(repo_copy: Path) -> None:
+    planted = repo_copy / "base" / "planted" / "cache.yaml"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+                       "        - {name: c, image: 'redis:8'}\n        - {name: app, image: tasknote}\n")
+    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
+    assert [(m.file, m.found) for m in found] == [("base/planted/cache.yaml", "redis:8")]

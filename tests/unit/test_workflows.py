@@ -58,3 +58,14 @@ def test_nightly_uploads_the_report_and_pins_kind_from_versions() -> None:
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/conformance/"
     assert 'version_of("tools", "kind", "sha256")' in text and "sha256sum -c" in text
     assert any("./inv conformance" in s.get("run", "") for s in steps)
+
+
+def test_release_workflow_builds_pushes_and_bumps_dev_through_inv() -> None:
+    workflow = yaml.safe_load((config.ROOT / ".github" / "workflows" / "release.yaml").read_text())
+    steps = workflow["jobs"]["release"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    for command in ("./inv images.build", "./inv images.push", "./inv release.bump --env dev"):
+        assert command in runs
+    # Expressions go through env:, never into a script that runs ./inv (no injection via tag names).
+    assert all("${{" not in s["run"] for s in steps if "./inv" in s.get("run", ""))
+    assert "--password-stdin" in runs and workflow["permissions"]["pull-requests"] == "write"

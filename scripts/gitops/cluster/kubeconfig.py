@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from gitops import run, tools
 from gitops.cluster import Target
 from gitops.errors import GitOpsError
+from gitops.files import atomic_write
 
 
 def contexts(kubeconfig: Path | None = None) -> list[str]:
@@ -43,15 +42,5 @@ def reachable(target: Target, timeout_s: int = 5) -> bool:
 def write_private(path: Path, text: str) -> Path:
     """Atomic write with mode 0600: a kubeconfig carries client credentials."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.encode("utf-8"), mode=0o600)
     return path

@@ -2,6 +2,55 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from invoke.collection import Collection
 
-ns = Collection("app")
+from gitops import app_defaults, config
+from gitops.errors import GitOpsError
+from gitops.tasks._task import task
+
+# The domain modules are imported inside each task (defaults come from the import-free
+# gitops.app_defaults): `./inv --list` and the other namespaces should not pay for them.
+
+
+@task(help={
+    "tag": f"image reference to tag the build with (default {app_defaults.IMAGE_TAG})",
+    "version": "the org.opencontainers.image.version label (default: apps/tasknote/pyproject.toml's version)",
+    "no-cache": "build every layer again (BuildKit's pip cache mount still applies)",
+})
+def build(c: Any, tag: str = app_defaults.IMAGE_TAG, version: str = "", no_cache: bool = False) -> None:
+    """Build the TaskNote image from apps/tasknote/Dockerfile with OCI labels (source, revision,
+    version) and the machine CA as the BuildKit secret `ca` ($TASKNOTE_CA_FILE overrides it)."""
+    from gitops import app_image
+
+    spec = app_image.default_spec(tag=tag, version=version, no_cache=no_cache)
+    app_image.build(spec)
+    info = app_image.inspect(tag)
+    print(f"built {tag} ({info.id[7:19]}, {info.size_mb:.1f} MB) "
+          f"version {spec.version} revision {spec.revision}")
+
+
+@task(help={
+    "tier": "run only this tier of the app's tests: unit or integration (default: both)",
+    "k": "only tests whose names match this pytest -k expression",
+})
+def test(c: Any, tier: str = "", k: str = "") -> None:
+    """Run the app's own tests (apps/tasknote/tests); a tier whose prerequisite is missing skips."""
+    from gitops import run
+
+    argv = [sys.executable, "-m", "pytest", "apps/tasknote/tests"]
+    if tier:
+        if tier not in ("unit", "integration"):
+            raise GitOpsError(f"unknown app test tier {tier!r}; use unit or integration.")
+        argv += ["-m", tier]
+    if k:
+        argv += ["-k", k]
+    try:
+        run.stream(argv, cwd=config.ROOT, timeout=3600)
+    except run.CommandError as exc:
+        raise GitOpsError(f"app tests failed ({exc})") from None
+
+
+ns = Collection("app", build, test)

@@ -7,9 +7,11 @@ from typing import Any
 from invoke.collection import Collection
 
 from gitops import config
-from gitops.cluster import k3s, kind, kubeconfig, resolve
 from gitops.errors import GitOpsError
 from gitops.tasks._task import task
+
+# The cluster modules (requests for k3s, the kubeconfig handling) are imported inside each task:
+# `./inv --list` and the other namespaces should not pay for them.
 
 CLUSTER_HELP = f"which cluster: {' or '.join(config.CLUSTERS)} (default kind)"
 
@@ -19,6 +21,8 @@ CLUSTER_HELP = f"which cluster: {' or '.join(config.CLUSTERS)} (default kind)"
             "adopt": "k3s only: k3s already runs on --host; just fetch its kubeconfig"})
 def create(c: Any, cluster: str = "kind", host: str = "", adopt: bool = False) -> None:
     """Create a kind cluster from clusters/kind, or install/adopt k3s on a VPS."""
+    from gitops.cluster import k3s, kind
+
     config.check_cluster(cluster)
     if cluster == "kind":
         print(f"kind cluster ready; kubeconfig context {kind.create()}")
@@ -32,6 +36,8 @@ def create(c: Any, cluster: str = "kind", host: str = "", adopt: bool = False) -
 @task(help={"cluster": CLUSTER_HELP, "host": "k3s only: USER@HOST to uninstall k3s from"})
 def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
     """Delete the kind cluster, or uninstall k3s from the VPS (a second delete is a no-op)."""
+    from gitops.cluster import k3s, kind
+
     config.check_cluster(cluster)
     if cluster == "kind":
         print("kind cluster deleted" if kind.delete() else "no kind cluster to delete")
@@ -47,6 +53,8 @@ def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
 @task(help={"cluster": CLUSTER_HELP, "context": "an existing kubeconfig context to check instead"})
 def kubeconfig_(c: Any, cluster: str = "kind", context: str = "") -> None:
     """Print the kubeconfig context (and file) of a cluster and check its API server answers."""
+    from gitops.cluster import kubeconfig, resolve
+
     target = resolve(cluster, context)
     kubeconfig.require_reachable(target)
     print(target.context if target.kubeconfig is None else f"{target.context} in {target.kubeconfig}")
@@ -56,6 +64,8 @@ def kubeconfig_(c: Any, cluster: str = "kind", context: str = "") -> None:
       iterable=["image"])
 def load(c: Any, image: list[str]) -> None:
     """Load local images into the kind cluster's nodes (no registry needed)."""
+    from gitops.cluster import kind
+
     if not image:
         raise GitOpsError("give at least one --image REF to load.")
     for ref in kind.load_images(image):

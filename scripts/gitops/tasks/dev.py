@@ -7,9 +7,12 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import config, run
+from gitops import config
 from gitops.errors import GitOpsError
 from gitops.tasks._task import task
+
+# gitops.run and gitops.locks are imported inside the tasks: `./inv --list` and every other task
+# should not pay for them.
 
 
 def python_tool(module: str) -> list[str]:
@@ -17,6 +20,8 @@ def python_tool(module: str) -> list[str]:
 
 
 def run_linters() -> None:
+    from gitops import run
+
     run.stream([*python_tool("ruff"), "check", "."], cwd=config.ROOT)
     run.stream([*python_tool("mypy")], cwd=config.ROOT)
 
@@ -36,6 +41,8 @@ def lint(c: Any) -> None:
 )
 def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
     """The test command: ruff, mypy, then pytest over every tier this machine can run."""
+    from gitops import run
+
     if lint:
         run_linters()
     argv = [*python_tool("pytest")]
@@ -53,15 +60,13 @@ def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
 
 @task(help={})
 def lock(c: Any) -> None:
-    """Regenerate requirements.lock (hash-pinned) from the two pyproject.toml files."""
-    run.stream(
-        [
-            *python_tool("uv"), "pip", "compile", "--python-version", "3.11",
-            "--generate-hashes", "--extra", "dev", "pyproject.toml",
-            "apps/tasknote/pyproject.toml", "requirements.in", "-o", "requirements.lock",
-        ],
-        cwd=config.ROOT,
-    )
+    """Regenerate the hash-pinned locks: requirements.lock (this repository's tools, from the two
+    pyproject.toml files) and apps/tasknote/requirements.lock + build-requirements.lock (the image's
+    runtime dependencies and build backend, resolved for Python 3.13 on Linux x86_64)."""
+    from gitops import locks
+
+    for path in locks.regenerate():
+        print(f"wrote {path.relative_to(config.ROOT)}")
 
 
 TASKS = [test]

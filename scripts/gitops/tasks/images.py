@@ -26,3 +26,41 @@ def airgap(c: Context, force: bool = False, mirror: str = "", only: list[str] | 
 
 
 ns.add_task(airgap)
+
+
+@task(iterable=["platform"], help={
+    "version": "version tag for the image, e.g. 1.4.2 (a git-<sha12> tag is added)",
+    "image": "image name to tag, registry included (default: localhost:5001/tasknote, kind's registry)",
+    "context": "build context (default: apps/tasknote)",
+    "platform": "target platform (repeatable; more than one builds with buildx and pushes)",
+})
+def build(c: Context, version: str, image: str = "", context: str = "",
+          platform: list[str] | None = None) -> None:
+    """Build the app image with OCI labels, tagged with its version and git commit."""
+    from pathlib import Path
+
+    from gitops import images as domain
+
+    built = domain.build(image or domain.DEFAULT_IMAGE, version, context=Path(context) if context else None,
+                         platforms=platform or ())
+    for ref in built.refs:
+        print(f"built {ref}")
+
+
+@task(help={
+    "version": "version tag to push (the git-<sha12> tag of HEAD is pushed too)",
+    "image": "image name, registry included (default: localhost:5001/tasknote, kind's registry)",
+})
+def push(c: Context, version: str, image: str = "") -> None:
+    """Push the image's tags, then print the digest the registry serves for the version tag."""
+    from gitops import config
+    from gitops import images as domain
+
+    name = image or domain.DEFAULT_IMAGE
+    revision = domain.git_revision(config.ROOT)
+    digest = domain.push(name, [version, f"git-{revision[:12]}"])
+    print(f"{name}:{version}@{digest}")
+
+
+ns.add_task(build)
+ns.add_task(push)

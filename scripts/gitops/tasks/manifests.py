@@ -2,6 +2,89 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from invoke.collection import Collection
 
+from gitops.errors import GitOpsError
+from gitops.tasks._task import task
+
+if TYPE_CHECKING:
+    from gitops import checks
+
+# Domain modules (jsonschema, the schemas) are imported inside each task: `./inv --list` and every
+# other namespace should not pay for them, and the check's wall time is what bench/ measures.
+
+TARGET_HELP = ("one target: overlays/<env>, argocd/clusters/<cluster>, or just dev/staging/prod/kind/k3s "
+               "(default: all)")
+ROOT_HELP = "check another checkout (default: $TASKNOTE_ROOT or this repository)"
+FORMAT_HELP = "text (default) or json"
+CACHE_HELP = "use the render cache under .cache/render (default: on; --no-cache renders afresh)"
+
+
+def finish(report: checks.Report, fmt: str) -> None:
+    print(report.as_json() if fmt == "json" else "\n".join(report.lines()))
+    if not report.ok:
+        raise GitOpsError(report.summary_error())
+
+
+@task(help={"target": TARGET_HELP, "out": "write the YAML to this file instead of printing it",
+            "root": ROOT_HELP, "cache": CACHE_HELP})
+def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool = True) -> None:
+    """Print (or write) the objects `kubectl kustomize` renders for a target, or for all of them."""
+    from gitops import checks, render
+    from gitops.files import atomic_write
+
+    results = checks.rendered(checks.resolve_root(root), target, cache)
+    if out and len(results) != 1:
+        raise GitOpsError("--out needs exactly one --target; name one of them.")
+    text = "".join(
+        (f"# target: {r.target.name}\n" if len(results) > 1 else "") + render.to_yaml(r.docs)
+        for r in results
+    )
+    if out:
+        atomic_write(Path(out), text.encode())
+    else:
+        print(text, end="")
+
+
+@task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
+def validate(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
+    """Validate every rendered object against the Kubernetes and CRD schemas (unknown kinds fail)."""
+    from gitops import checks
+
+    fmt = checks.check_format(format)
+    finish(checks.run(checks.resolve_root(root), target, rules=False, use_cache=cache), fmt)
+
+
+@task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP,
+            "list_rules": "print the rules (id, severity, name, reason, fix) and stop"})
+def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True,
+           list_rules: bool = False) -> None:
+    """Apply the policy rules (TN001...) to every rendered object; errors exit non-zero."""
+    from gitops import checks
+    from gitops.policy.rules import RULES
+
+    if list_rules:
+        for rule in RULES:
+            print(f"{rule.id} {rule.severity:7} {rule.name}: {rule.rationale}\n        fix: {rule.fix}")
+        return
+    fmt = checks.check_format(format)
+    finish(checks.run(checks.resolve_root(root), target, schemas=False, use_cache=cache), fmt)
+
+
+@task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
+def check(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
+    """Render, validate and policy-check every overlay and cluster root (what CI and conformance run)."""
+    from gitops import checks
+
+    fmt = checks.check_format(format)
+    finish(checks.run(checks.resolve_root(root), target, use_cache=cache), fmt)
+
+
 ns = Collection("manifests")
+ns.add_task(render_, name="render")
+ns.add_task(validate)
+ns.add_task(policy)
+ns.add_task(check)

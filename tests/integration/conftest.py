@@ -1,0 +1,21 @@
+"""Fixtures shared by the integration tests: the TaskNote image, built once per session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from gitops import app_image, run
+
+
+@pytest.fixture(scope="session")
+def tasknote_image() -> Iterator[str]:
+    """apps/tasknote/Dockerfile built as `./inv app.build` builds it, under a tag of this run's
+    own (the engine is shared), removed afterwards; BuildKit's cache keeps rebuilds quick."""
+    tag = f"tasknote:it-{uuid.uuid4().hex[:8]}"
+    app_image.build(app_image.default_spec(tag=tag), quiet=True)
+    try:
+        yield tag
+    finally:
+        run.run(["docker", "image", "rm", tag], check=False, timeout=60)

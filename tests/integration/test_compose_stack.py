@@ -1,0 +1,81 @@
+"""The compose stack comes up healthy through `stack.up` and passes the shared smoke suite, the
+same run_smoke("compose") path `./inv smoke --target compose` takes; then `stack.down --volumes`
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from gitops import run, stack
+from gitops.cluster.smoke import describe_report, run_smoke
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def compose_stack(tasknote_image: str) -> Iterator[stack.Stack]:
+    """A stack of this run's own (project name and port), so it never meets another one."""
+    up = stack.Stack(project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(), image=tasknote_image)
+    lines: list[str] = []
+    try:
+        stack.up(up, build=False, timeout_s=240, progress=lines.append)
+        yield up
+    finally:
+        stack.down(up, volumes=True)
+
+
+def project_resources(project: str) -> list[str]:
+    label = f"label=com.docker.compose.project={project}"
+    containers = run.run(["docker", "ps", "-aq", "--filter", label]).stdout.split()
+    volumes = run.run(["docker", "volume", "ls", "-q", "--filter", label]).stdout.split()
+    return containers + volumes
+
+
+def test_every_service_is_healthy_and_migrate_completed(compose_stack: stack.Stack) -> None:
+    services = stack.service_states(compose_stack)
+    assert {n: s.describe() for n, s in services.items()} == {
+        "db": "running (healthy)", "cache": "running (healthy)", "api": "running (healthy)",
+        "worker": "running (healthy)", "migrate": "exited 0"}
+
+
+def test_the_password_is_in_no_container_argv(compose_stack: stack.Stack) -> None:
+    password = stack.existing_password(compose_stack)
+    assert password
+    ids = run.run(["docker", "ps", "-aq", "--filter",
+                   f"label=com.docker.compose.project={compose_stack.project}"]).stdout.split()
+    for cid in ids:
+        args = run.run(["docker", "inspect", "--format", "{{json .Config.Cmd}} {{json .Args}}", cid]).stdout
+        assert password not in args
+
+
+def test_the_smoke_suite_passes_against_the_stack(compose_stack: stack.Stack,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKNOTE_COMPOSE_URL", compose_stack.url)
+    lines: list[str] = []
+    report = run_smoke("compose", timeout_s=120, progress=lines.append)
+    assert report.ok, describe_report(report) + "\n" + "\n".join(lines)
+    assert len(report.steps) == 11
+
+
+def test_up_again_keeps_the_running_stack_and_its_password(compose_stack: stack.Stack) -> None:
+    before = stack.existing_password(compose_stack)
+    stack.up(compose_stack, build=False, timeout_s=120, progress=lambda _line: None)
+    assert stack.existing_password(compose_stack) == before
+
+
+def test_down_with_volumes_leaves_nothing(tasknote_image: str) -> None:
+    """A second, short-lived stack: up, down --volumes, and no container or volume remains."""
+    other = stack.Stack(project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(), image=tasknote_image)
+    try:
+        stack.up(other, build=False, timeout_s=240, progress=lambda _line: None)
+        assert project_resources(other.project)
+    finally:
+        stack.down(other, volumes=True)
+    assert project_resources(other.project) == []

@@ -1,0 +1,406 @@
+"""Release path end to end against real pieces: a registry on loopback, git with a bare remote.
+
+- Registry: the locally built `registry:2` image (Debian's docker-registry, the air-gapped
+  stand-in for the upstream image) on a random loopback port. A tiny image (FROM
+  debian:trixie-slim) is built and pushed to it with `images.build`/`images.push`.
+- Git: a throw-away repository in tmp_path with a minimal base + dev/staging/prod overlays of the
+  shape the real ones have (images: block with comments), and a local bare repository as origin.
+- GitHub's REST API is the one boundary that cannot run here: a local http.server in this file
+  STANDS IN FOR GITHUB (POST /repos/{owner}/{repo}/pulls) and records what it was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from gitops import images, release, run, tools
+from gitops.errors import GitOpsError
+from gitops.release import Options
+from support.localhttp import QuietHandler, serve
+
+TOKEN = "stand-in-github-token"
+
+
+def git(repo: Path, *args: str) -> str:
+    return run.run(["git", *args], cwd=repo).stdout.strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# A real registry and two pushed versions
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def registry_host() -> Iterator[str]:
+    docker = str(tools.docker_engine())
+    if run.run([docker, "image", "inspect", "registry:2"], check=False).returncode != 0:
+        pytest.fail("registry:2 is missing from the local image store; run ./inv images.airgap")
+    name = f"release-test-{uuid.uuid4().hex[:8]}"
+    run.run([docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", "registry:2"])
+    try:
+        port = run.run([docker, "port", name, "5000"]).stdout.split(":")[-1].split()[0]
+        host = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://{host}/v2/", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the registry container {name} did not answer on {host}/v2/ within 30 s")
+            time.sleep(0.2)
+        yield host
+    finally:
+        run.run([docker, "rm", "-f", "-v", name], check=False)
+
+
+@pytest.fixture(scope="module")
+def pushed(registry_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Versions 1.0.0 and 1.1.0 of a tiny image, pushed; version → the digest push returned."""
+    image = f"{registry_host}/tasknote"
+    digests: dict[str, str] = {}
+    built: list[str] = []
+    try:
+        for version in ("1.0.0", "1.1.0"):
+            context = tmp_path_factory.mktemp(f"ctx-{version}")
+            (context / "Dockerfile").write_text(
+                f"FROM debian:trixie-slim\nRUN echo 'tasknote {version}' > /version\n")
+            git(context, "init", "-q")
+            git(context, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q",
+                "--allow-empty", "-m", "context")
+            build = images.build(image, version, context=context, repo=context)
+            built += list(build.refs)
+            digests[version] = images.push(image, list(build.tags))
+        yield digests
+    finally:
+        run.run(["docker", "image", "rm", "-f", *built], check=False)
+
+
+def test_push_returns_the_digest_the_registry_serves(registry_host: str, pushed: dict[str, str]) -> None:
+    image = f"{registry_host}/tasknote"
+    inspect = run.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", f"{image}:1.1.0"])
+    assert f"{image}@{pushed['1.1.0']}" in json.loads(inspect.stdout)
+    from gitops import registry
+
+    assert registry.resolve(image, "1.1.0") == pushed["1.1.0"] != pushed["1.0.0"]
+    labels = run.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", f"{image}:1.1.0"])
+    assert json.loads(labels.stdout)["org.opencontainers.image.version"] == "1.1.0"
+
+
+# ---------------------------------------------------------------------------------------------
+# A throw-away GitOps repository with a bare origin
+# ---------------------------------------------------------------------------------------------
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: tasknote-api
+spec:
+  selector:
+    matchLabels: {app: tasknote-api}
+  template:
+    metadata:
+      labels: {app: tasknote-api}
+    spec:
+      containers:
+        - name: api
+          image: tasknote
+"""
+
+OVERLAY = """\
+# {env} overlay (fixture of the real overlays' shape)
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: tasknote-{env}  # one namespace per environment
+resources:
+  - ../../base/tasknote
+images:
+  # the app image, pinned by digest (./inv release.bump writes this)
+  - name: tasknote
+    newName: {image}  # loopback test registry
+    newTag: "1.0.0@{digest}"
+"""
+
+
+@dataclass
+class Repo:
+    path: Path
+    origin: Path
+
+    def overlay(self, env: str) -> Path:
+        return self.path / "overlays" / env / "kustomization.yaml"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Every byte of the working tree plus the refs of both repositories and HEAD."""
+        files = {}
+        for item in sorted(self.path.rglob("*")):
+            if ".git" in item.relative_to(self.path).parts or not item.is_file():
+                continue
+            files[str(item.relative_to(self.path))] = hashlib.sha256(item.read_bytes()).hexdigest()
+        return {
+            "files": files,
+            "head": git(self.path, "symbolic-ref", "HEAD"),
+            "refs": git(self.path, "for-each-ref", "--format=%(refname) %(objectname)"),
+            "origin": git(self.origin, "for-each-ref", "--format=%(refname) %(objectname)"),
+            "status": git(self.path, "status", "--porcelain"),
+        }
+
+
+@pytest.fixture
+def repo(tmp_path: Path, registry_host: str, pushed: dict[str, str]) -> Repo:
+    path, origin = tmp_path / "work", tmp_path / "origin.git"
+    (path / "base" / "tasknote").mkdir(parents=True)
+    (path / "base" / "tasknote" / "deployment.yaml").write_text(DEPLOYMENT)
+    (path / "base" / "tasknote" / "kustomization.yaml").write_text("resources:\n  - deployment.yaml\n")
+    for env in ("dev", "staging", "prod"):
+        (path / "overlays" / env).mkdir(parents=True)
+        (path / "overlays" / env / "kustomization.yaml").write_text(
+            OVERLAY.format(env=env, image=f"{registry_host}/tasknote", digest=pushed["1.0.0"]))
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    git(path, "config", "user.name", "Release Test")
+    git(path, "config", "user.email", "release-test@example.invalid")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial state")
+    git(path, "remote", "add", "origin", str(origin))
+    git(path, "push", "-q", "origin", "main")
+    return Repo(path, origin)
+
+
+# ---------------------------------------------------------------------------------------------
+# GitHub stand-in
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class GitHubStandIn:
+    """Stands in for GitHub's REST API (POST /repos/{owner}/{repo}/pulls); records requests."""
+
+    url: str = ""
+    status: int = 201
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def github_stand_in() -> Iterator[GitHubStandIn]:
+    state = GitHubStandIn()
+
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state.received.append({"path": self.path, "headers": dict(self.headers), "json": body})
+            if state.status == 201:
+                answer = {"number": 7, "html_url": "https://github.example/acme/tasknote/pull/7"}
+            else:
+                answer = {"message": "Validation Failed"}
+            self.reply_json(state.status, answer)
+
+    with serve(Handler) as base_url:
+        state.url = base_url
+        yield state
+
+
+def options(repo: Repo, gh: GitHubStandIn | None = None, **env: str) -> Options:
+    variables = {"DOCKER_CONFIG": str(repo.path.parent / "no-docker-config")}
+    if gh is not None:
+        variables |= {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": "acme/tasknote"}
+    variables |= env
+    return Options(repo=repo.path, pull_request=gh is not None, env=variables)
+
+
+def kustomize(overlay: Path) -> str:
+    return run.run([str(tools.require("kubectl")), "kustomize", str(overlay)]).stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Must show: push → resolve → bump → kubectl kustomize shows the pushed digest
+# ---------------------------------------------------------------------------------------------
+
+def test_bump_pins_the_digest_the_push_returned(repo: Repo, registry_host: str,
+                                                pushed: dict[str, str]) -> None:
+    outcome = release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
+    expected = f"image: {registry_host}/tasknote:1.1.0@{pushed['1.1.0']}"
+    assert expected in kustomize(repo.overlay("dev").parent)
+    assert outcome.new.digest == pushed["1.1.0"] and outcome.old is not None
+    assert outcome.changed == ("Deployment tasknote-dev/tasknote-api",)
+    assert git(repo.path, "symbolic-ref", "--short", "HEAD") == outcome.branch
+    subject = git(repo.path, "log", "-1", "--format=%s")
+    assert subject == (f"dev: tasknote 1.1.0@{pushed['1.1.0'][:19]}… (was 1.0.0@{pushed['1.0.0'][:19]}…)")
+    assert git(repo.path, "status", "--porcelain") == ""
+    # Only the newTag line changed; comments are where they were.
+    diff = git(repo.path, "diff", "HEAD~1", "--unified=0", "--", "overlays/dev/kustomization.yaml")
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
+        f'-    newTag: "1.0.0@{pushed["1.0.0"]}"', f'+    newTag: "1.1.0@{pushed["1.1.0"]}"']
+
+
+def test_bump_pushes_the_branch_and_opens_a_pull_request(repo: Repo, github_stand_in: GitHubStandIn,
+                                                         pushed: dict[str, str]) -> None:
+    outcome = release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in))
+    assert outcome.pull_request is not None and outcome.pull_request.number == 7
+    assert outcome.branch is not None
+    assert git(repo.origin, "rev-parse", f"refs/heads/{outcome.branch}") == outcome.commit
+    pushed_subject = git(repo.origin, "log", "-1", "--format=%s", outcome.branch)
+    assert pushed_subject.startswith("dev: tasknote 1.1.0@sha256:")
+    [request] = github_stand_in.received
+    assert request["path"] == "/repos/acme/tasknote/pulls"
+    assert request["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    sent = request["json"]
+    assert (sent["head"], sent["base"]) == (outcome.branch, "main")
+    assert sent["title"] == git(repo.path, "log", "-1", "--format=%s")
+    changed = "Deployment tasknote-dev/tasknote-api"
+    for text in (pushed["1.0.0"], pushed["1.1.0"], "`1.0.0`", "`1.1.0`", changed):
+        assert text in sent["body"]
+    assert TOKEN not in outcome.summary()
+
+
+def test_bumping_to_the_deployed_digest_is_a_no_op(repo: Repo) -> None:
+    before = repo.fingerprint()
+    outcome = release.bump("dev", "tasknote", "1.0.0", opts=options(repo))
+    assert outcome.noop and "already runs tasknote 1.0.0@" in outcome.summary()
+    assert repo.fingerprint() == before
+
+
+def test_promote_copies_the_exact_digest_one_step_up(repo: Repo, pushed: dict[str, str]) -> None:
+    release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
+    outcome = release.promote("dev", "staging", opts=options(repo))
+    staging = repo.overlay("staging").read_text()
+    assert f'newTag: "1.1.0@{pushed["1.1.0"]}"' in staging and "# loopback test registry" in staging
+    assert git(repo.path, "log", "-1", "--format=%s").startswith("staging: tasknote 1.1.0@sha256:")
+    assert "from dev" in git(repo.path, "log", "-1", "--format=%s") and outcome.branch
+    before = repo.fingerprint()
+    with pytest.raises(GitOpsError, match="one step at a time"):
+        release.promote("dev", "prod", opts=options(repo))
+    with pytest.raises(GitOpsError, match="only what dev runs can be promoted"):
+        release.promote("dev", "staging", digest=pushed["1.0.0"], opts=options(repo))
+    assert repo.fingerprint() == before
+
+
+def test_promote_keeps_the_target_registry_and_needs_the_digest_there(repo: Repo, registry_host: str) -> None:
+    staging = repo.overlay("staging")
+    elsewhere = f"{registry_host}/prod/tasknote"
+    staging.write_text(staging.read_text().replace(f"{registry_host}/tasknote", elsewhere))
+    git(repo.path, "commit", "-q", "-am", "staging pulls from another repository")
+    release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
+    attempt(repo, lambda: release.promote("dev", "staging", opts=options(repo)),
+            f"registry {registry_host} has no digest sha256:[0-9a-f]+ for prod/tasknote; push it first")
+
+
+def test_rollback_puts_back_the_previous_pin(repo: Repo, pushed: dict[str, str]) -> None:
+    bumped = release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
+    outcome = release.rollback("dev", opts=options(repo))
+    assert outcome.new.digest == pushed["1.0.0"]
+    assert f'newTag: "1.0.0@{pushed["1.0.0"]}"' in repo.overlay("dev").read_text()
+    assert f"rollback of {(bumped.commit or '')[:12]}" in git(repo.path, "log", "-1", "--format=%s")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one sentence, non-zero, and the tree (and refs, local and remote) exactly as before
+# ---------------------------------------------------------------------------------------------
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def branch_for(pushed: dict[str, str]) -> str:
+    return f"release/dev/tasknote-1.1.0-{pushed['1.1.0'][7:19]}"
+
+
+def attempt(repo: Repo, call: Any, match: str) -> None:
+    before = repo.fingerprint()
+    with pytest.raises(GitOpsError, match=match) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message and message.endswith("."), message
+    assert TOKEN not in message
+    assert repo.fingerprint() == before
+
+
+def test_unknown_environment(repo: Repo) -> None:
+    attempt(repo, lambda: release.bump("qa", "tasknote", "1.1.0", opts=options(repo)),
+            "unknown environment 'qa'")
+
+
+def test_unknown_image(repo: Repo) -> None:
+    attempt(repo, lambda: release.bump("dev", "nginx", "1.1.0", opts=options(repo)), "unknown image 'nginx'")
+
+
+def test_tag_the_registry_does_not_have(repo: Repo, registry_host: str) -> None:
+    attempt(repo, lambda: release.bump("dev", "tasknote", "9.9.9", opts=options(repo)),
+            f"registry {registry_host} has no tag 9.9.9 for tasknote; push it first")
+
+
+def test_malformed_digest(repo: Repo) -> None:
+    attempt(repo, lambda: release.promote("dev", "staging", digest="sha256:12ab", opts=options(repo)),
+            "not a sha256 digest")
+
+
+def test_malformed_tag(repo: Repo) -> None:
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0@sha256:x", opts=options(repo)),
+            "not a valid image tag")
+
+
+def test_dirty_working_tree(repo: Repo) -> None:
+    (repo.path / "notes.txt").write_text("work in progress\n")
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo)),
+            "uncommitted changes")
+
+
+def test_existing_local_branch(repo: Repo, pushed: dict[str, str]) -> None:
+    git(repo.path, "branch", branch_for(pushed))
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo)),
+            "already exists locally")
+
+
+def test_existing_remote_branch(repo: Repo, pushed: dict[str, str], github_stand_in: GitHubStandIn) -> None:
+    git(repo.path, "push", "-q", "origin", f"main:refs/heads/{branch_for(pushed)}")
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
+            "already exists on origin")
+    assert github_stand_in.received == []
+
+
+def test_network_error_reaching_the_registry(repo: Repo) -> None:
+    port = closed_port()
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", f"127.0.0.1:{port}", opts=options(repo)),
+            f"cannot reach 127.0.0.1:{port}")
+
+
+def test_missing_github_token(repo: Repo, github_stand_in: GitHubStandIn) -> None:
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0",
+                                       opts=options(repo, github_stand_in, GITHUB_TOKEN="")),
+            "GITHUB_TOKEN is not set")
+
+
+def test_push_rejected_by_the_remote_rolls_everything_back(repo: Repo, github_stand_in: GitHubStandIn,
+                                                           ) -> None:
+    hook = repo.origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
+            "git push of release/dev/tasknote-1.1.0-.* failed .*nothing was changed")
+    assert github_stand_in.received == []
+
+
+def test_pull_request_refused_rolls_back_the_pushed_branch(repo: Repo, github_stand_in: GitHubStandIn,
+                                                           ) -> None:
+    github_stand_in.status = 422
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
+            r"GitHub refused the pull request .* \(HTTP 422: Validation Failed\); nothing was changed")
+    assert len(github_stand_in.received) == 1  # it was asked, then the branch was deleted again
+
+
+def test_github_unreachable_rolls_back(repo: Repo, github_stand_in: GitHubStandIn) -> None:
+    github_stand_in.url = f"http://127.0.0.1:{closed_port()}"
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
+            "cannot reach the GitHub API")

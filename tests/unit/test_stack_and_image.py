@@ -1,0 +1,99 @@
+"""Pure parts of the compose stack and image build: compose's ps output, when the stack counts
+as up or failed, and argv that never carries a secret."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from gitops import app_image, stack
+
+
+def row(service: str, state: str, health: str = "", code: int = 0) -> dict[str, object]:
+    return {"Service": service, "State": state, "Health": health, "ExitCode": code}
+
+
+HEALTHY = [row("db", "running", "healthy"), row("cache", "running", "healthy"),
+           row("api", "running", "healthy"), row("worker", "running", "healthy"),
+           row("migrate", "exited", "", 0)]
+
+
+def test_ps_is_read_as_json_lines_or_as_one_array() -> None:
+    lines = "\n".join(json.dumps(r) for r in HEALTHY)
+    assert stack.parse_ps(lines) == stack.parse_ps(json.dumps(HEALTHY))
+    assert stack.parse_ps(lines)["migrate"].describe() == "exited 0"
+    assert stack.parse_ps("") == {}
+
+
+def test_all_healthy_with_migrate_exited_0_is_done() -> None:
+    assert stack.assess(stack.parse_ps(json.dumps(HEALTHY))) == (True, None)
+
+
+@pytest.mark.parametrize(("changed", "failure"), [
+    (row("migrate", "exited", "", 3), "the migrate service exited with code 3"),
+    (row("api", "restarting"), "the api service is restarting"),
+    (row("worker", "running", "unhealthy"), "the worker service is running (unhealthy)"),
+    (row("db", "exited", "", 1), "the db service is exited 1"),
+])
+def test_a_service_that_cannot_get_healthy_is_named(changed: dict[str, object], failure: str) -> None:
+    rows = [changed if r["Service"] == changed["Service"] else r for r in HEALTHY]
+    assert stack.assess(stack.parse_ps(json.dumps(rows))) == (False, failure)
+
+
+def test_starting_services_are_not_done_and_not_failed() -> None:
+    rows = [row("db", "running", "healthy"), row("cache", "running", "healthy"),
+            row("api", "running", "starting"), row("migrate", "running")]
+    assert stack.assess(stack.parse_ps(json.dumps(rows))) == (False, None)
+
+
+def test_the_password_goes_to_the_environment_never_to_argv() -> None:
+    s = stack.Stack(project="p1", port=18000, image="tasknote:x")
+    generated = secrets.token_urlsafe(16)
+    argv = s.argv("up", "-d")
+    assert generated not in " ".join(argv)
+    assert argv[:6] == ["docker", "compose", "-f", str(stack.COMPOSE_FILE), "-p", "p1"]
+    assert s.env(generated) == {"POSTGRES_PASSWORD": generated, "TASKNOTE_STACK": "p1",
+                               "TASKNOTE_API_PORT": "18000", "TASKNOTE_IMAGE": "tasknote:x"}
+
+
+def test_password_is_found_in_a_container_env() -> None:
+    assert stack.password_from_env(["PATH=/x", "POSTGRES_PASSWORD=abc=d"]) == "abc=d"
+    assert stack.password_from_env(["POSTGRES_PASSWORD="]) is None
+    assert stack.password_from_env([]) is None
+
+
+TOKEN = secrets.token_hex(8)  # a remote URL with a token in it, made at run time
+
+
+@pytest.mark.parametrize(("url", "clean"), [
+    (f"https://x-access-token:{TOKEN}@github.com/o/r.git", "https://github.com/o/r.git"),
+    ("https://github.com/o/r.git\n", "https://github.com/o/r.git"),
+    ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+])
+def test_label_source_never_carries_credentials(url: str, clean: str) -> None:
+    assert app_image.strip_credentials(url) == clean
+
+
+def test_build_argv_passes_the_ca_as_a_secret_and_labels_as_build_args() -> None:
+    spec = app_image.BuildSpec(tag="tasknote:t", version="1.2.3", revision="abc", source="https://s",
+                               ca_file=Path("/ca.pem"), no_cache=True)
+    argv = app_image.build_argv("docker", spec)
+    assert argv[argv.index("--secret") + 1] == "id=ca,src=/ca.pem"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--build-arg"] == [
+        "VERSION=1.2.3", "REVISION=abc", "SOURCE=https://s"]
+    assert "--no-cache" in argv and argv[-3:] == ["--tag", "tasknote:t", str(spec.context)]
+    without_ca = app_image.build_argv("docker", app_image.BuildSpec("t", "1", "r", "s", None))
+    assert "--secret" not in without_ca
+
+
+def test_a_port_someone_listens_on_is_not_free() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not stack.port_free(port)
+    assert stack.port_free(port)
