@@ -105,6 +105,8 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     children: dict[int, int] = {}
     stopping = False
 
+    parent = os.getpid()
+
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
@@ -112,6 +114,7 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with_parent(parent)
                 _serve_one(settings, sock)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -153,6 +156,27 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     if atexit_dir.startswith(tempfile.gettempdir()):
         shutil.rmtree(atexit_dir, ignore_errors=True)
     return worst
+
+
+def _die_with_parent(parent: int) -> None:
+    """A server whose supervisor was SIGKILLed must not live on as an orphan holding the port:
+    ask the kernel for SIGTERM when the parent dies (Linux), else watch the parent pid."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl failed")
+    except (ImportError, OSError, AttributeError):
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _metrics_process_dead(pid: int) -> None:
