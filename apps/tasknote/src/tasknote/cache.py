@@ -7,6 +7,7 @@ know (e.g. a writer that died while Redis was down)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 PREFIX = "tasknote:task:"
 RETRY_AFTER_SECONDS = 2.0
 MAX_PENDING = 10_000
+SECOND_DELETE_SECONDS = 0.5
 
 
 class TaskCache:
@@ -37,6 +39,7 @@ class TaskCache:
         self._down_until = 0.0
         self._pending: set[str] = set()
         self._overflow = False
+        self._background: set[asyncio.Future[None]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -92,19 +95,42 @@ class TaskCache:
             self._fail("set", exc)
 
     async def invalidate(self, task_id: str) -> None:
+        """Delete after the write committed, and once more a moment later: a reader that read the
+        old row just before the commit may still be about to put it back (the classic
+        read-populate race); the second delete closes that window for any reader faster than
+        SECOND_DELETE_SECONDS, and the TTL bounds the rest."""
         if self.client is None:
             return
         key = PREFIX + task_id
         if await self._usable():
             try:
                 await self.client.delete(key)
+                asyncio.get_running_loop().call_later(SECOND_DELETE_SECONDS, self._second_delete, key)
                 return
             except Exception as exc:
                 self._fail("delete", exc)
+        self._remember(key)
+
+    def _remember(self, key: str) -> None:
         if len(self._pending) >= MAX_PENDING:
             self._overflow = True
         else:
             self._pending.add(key)
+
+    def _second_delete(self, key: str) -> None:
+        task = asyncio.ensure_future(self._delete_or_remember(key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _delete_or_remember(self, key: str) -> None:
+        if await self._usable():
+            assert self.client is not None
+            try:
+                await self.client.delete(key)
+                return
+            except Exception as exc:
+                self._fail("delete", exc)
+        self._remember(key)
 
     async def close(self) -> None:
         if self.client is not None:

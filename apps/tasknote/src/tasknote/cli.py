@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import date
@@ -78,7 +80,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "healthcheck":
         return healthcheck(args.heartbeat, args.max_age, args.url)
     settings = _settings(args.command)
+    try:
+        return _run(args, settings)
+    except Exception as exc:
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        # One line, no traceback, no URL (it may carry a password): what failed and why.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.error("database error", extra={"fields": {"command": args.command, "error": reason}})
+        print(f"tasknote {args.command}: database error: {reason}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "api":
+        if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Before prometheus_client is imported: with several server processes each one writes
+            # its samples to files here and /metrics sums them (writable /tmp only is enough).
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasknote-metrics-")
         from tasknote import server
 
         return server.serve(settings)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from types import FrameType
@@ -103,6 +105,8 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     children: dict[int, int] = {}
     stopping = False
 
+    parent = os.getpid()
+
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
@@ -110,6 +114,7 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with_parent(parent)
                 _serve_one(settings, sock)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -133,6 +138,7 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     worst = 0
+    atexit_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     while children:
         try:
             pid, status = os.wait()
@@ -140,10 +146,42 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
             break
         slot = children.pop(pid, -1)
         code = os.waitstatus_to_exitcode(status)
+        _metrics_process_dead(pid)
         if stopping:
             worst = max(worst, 0 if code == 0 else 1)
         elif slot >= 0:
             log.error("api worker exited; starting another", extra={"fields": {"pid": pid, "code": code}})
             time.sleep(0.5)
             spawn(slot)
+    if atexit_dir.startswith(tempfile.gettempdir()):
+        shutil.rmtree(atexit_dir, ignore_errors=True)
     return worst
+
+
+def _die_with_parent(parent: int) -> None:
+    """A server whose supervisor was SIGKILLed must not live on as an orphan holding the port:
+    ask the kernel for SIGTERM when the parent dies (Linux), else watch the parent pid."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl failed")
+    except (ImportError, OSError, AttributeError):
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _metrics_process_dead(pid: int) -> None:
+    """Drop a dead server's live gauges (in-flight) from the multiprocess metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 _CLAIM = """
 WITH next AS (
     SELECT id FROM jobs
-    WHERE (status = 'queued' AND run_after <= now())
-       OR (status = 'running' AND lease_until < now())
+    WHERE status IN ('queued', 'running')  -- matches the partial index jobs_live
+      AND ((status = 'queued' AND run_after <= now()) OR (status = 'running' AND lease_until < now()))
     ORDER BY run_after, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED

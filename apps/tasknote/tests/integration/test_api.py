@@ -156,6 +156,11 @@ def test_bad_requests_of_every_other_kind_get_problems(tn, db_url, start_api):
         httpx.post(f"{b}/tasks/{tid}/images", content=b"raw", headers={"content-type": "image/jpeg"}), 415
     )
     assert_problem(tn.upload(b, unknown, tn.jpeg_bytes(), "a.jpg"), 404)
+    big = b'{"title": "' + b"x" * 100_000 + b'"}'
+    as_json = {"content-type": "application/json"}
+    assert_problem(httpx.post(f"{b}/tasks", content=big, headers=as_json), 413)
+    chunked = (part for part in (big[:50_000], big[50_000:]))  # no Content-Length: streamed
+    assert_problem(httpx.post(f"{b}/tasks", content=chunked, headers=as_json), 413)
     ok = tn.upload(b, tid, tn.jpeg_bytes(), "no-extension")
     assert ok.status_code == 202
     image_id = ok.json()["id"]
@@ -199,3 +204,18 @@ def test_upload_resize_and_download(tn, db_url, start_api, start_worker):
     from PIL import Image
 
     assert Image.open(BytesIO(small.content)).size == (96, 128)
+
+
+def test_metrics_add_up_across_server_processes(tn, db_url, start_api):
+    api = start_api(db_url, WEB_CONCURRENCY="2")
+
+    def healthz_count() -> float:
+        text = httpx.get(f"{api.base_url}/metrics").text
+        prefix = 'tasknote_http_requests_total{method="GET",route="/healthz",status="200"} '
+        return sum(float(ln[len(prefix):]) for ln in text.splitlines() if ln.startswith(prefix))
+
+    before = healthz_count()
+    for _ in range(30):
+        with httpx.Client() as client:  # a new connection each time: both processes serve some
+            assert client.get(f"{api.base_url}/healthz").status_code == 200
+    assert healthz_count() - before == 30

@@ -188,3 +188,25 @@ def test_sigterm_with_requests_in_flight(tn, db_url, start_api, workers):
     assert all(200 <= s < 300 for s in statuses), sorted(set(statuses))
     assert code == 0, api.output()[-2000:]
     assert elapsed < 10
+
+
+def test_server_processes_do_not_outlive_a_killed_supervisor(tn, db_url, start_api):
+    from pathlib import Path
+
+    api = start_api(db_url, WEB_CONCURRENCY="2")
+    pid = api.popen.pid
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert len(children) == 2
+    api.signal(signal.SIGKILL)
+    api.wait(10)
+
+    def gone() -> bool:
+        return not any(Path(f"/proc/{c}").exists() and "zombie" not in status(c) for c in children)
+
+    def status(child: int) -> str:
+        try:
+            return Path(f"/proc/{child}/status").read_text().lower()
+        except OSError:
+            return "zombie"
+
+    tn.wait_until(gone, 15, "the orphaned server processes to exit")

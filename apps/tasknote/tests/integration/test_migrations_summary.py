@@ -76,3 +76,17 @@ def test_summary_counts_the_previous_day_and_is_idempotent(db_url, tn):
     tn.run_cli(["summary"], env, check=True)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM daily_summaries").fetchone() == (2,)
+
+
+def test_cli_errors_are_one_sentence_without_a_traceback(tn):
+    down = tn.run_cli(["migrate"], {"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{tn.free_port()}/x"})
+    assert down.returncode == 1
+    assert "tasknote migrate: database error: connection failed" in down.stderr
+    assert "Traceback" not in down.stderr + down.stdout
+    bad = tn.run_cli(["api"], {"DATABASE_URL": "postgresql://h/db", "LOG_LEVEL": "chatty", "PORT": "http"})
+    assert bad.returncode == 2
+    prefix = "tasknote api: invalid configuration: "
+    assert bad.stderr.splitlines() == [
+        prefix + "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got 'chatty'",
+        prefix + "PORT must be an integer between 1 and 65535; got 'http'",
+    ]

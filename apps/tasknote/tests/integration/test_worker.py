@@ -172,3 +172,21 @@ def test_heartbeat_healthcheck(tmp_path, db_url, tn, start_worker):
     old = time.time() - 120
     os.utime(hb, (old, old))
     assert tn.run_cli(["healthcheck", "--heartbeat", str(hb), "--max-age", "60"], {}).returncode == 1
+
+
+def test_a_transient_failure_is_retried_after_a_backoff(db_url, tn):
+    seed_images(db_url, [tn.jpeg_bytes(64, 64)])
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job = worker.claim(conn, "w", 60)
+        assert job is not None
+        assert worker.fail(conn, job, "OSError: disk hiccup", permanent=False) == "retry"
+        status, attempts, wait = conn.execute(
+            "SELECT status, attempts, extract(epoch FROM run_after - now()) FROM jobs"
+        ).fetchone()
+        assert (status, attempts) == ("queued", 1)
+        assert 1.0 < float(wait) <= 2.0, "first retry waits backoff_seconds(1) = 2 s"
+        assert worker.claim(conn, "w", 60) is None, "not due yet"
+        conn.execute("UPDATE jobs SET run_after = now()")
+        again = worker.claim(conn, "w", 60)
+        assert again is not None and again.attempts == 2
+        assert worker.fail(conn, job, "late", permanent=False) == "lost", "an old claim cannot touch it"
