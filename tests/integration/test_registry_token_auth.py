@@ -26,9 +26,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from gitops import registry, run, tools
+from gitops import registry, run
 from gitops.errors import GitOpsError
 from support.localhttp import QuietHandler, serve
+from support.registry import running_registry
 
 SERVICE = "tasknote-test-registry"
 ISSUER = "tasknote-test-token-endpoint"
@@ -101,7 +102,6 @@ def token_endpoint() -> Iterator[TokenEndpoint]:
 
 @pytest.fixture(scope="module")
 def token_registry(token_endpoint: TokenEndpoint, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    docker = str(tools.docker_engine())
     auth_dir = tmp_path_factory.mktemp("registry-auth")
     auth_dir.chmod(0o755)  # the registry runs as the docker-registry user
     (auth_dir / "root.pem").write_bytes(token_endpoint.cert.public_bytes(serialization.Encoding.PEM))
@@ -121,26 +121,8 @@ auth:
 """)
     for item in auth_dir.iterdir():
         item.chmod(0o644)
-    name = f"release-token-test-{uuid.uuid4().hex[:8]}"
-    run.run([docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", "-v", f"{auth_dir}:/auth:ro",
-             "registry:2", "/auth/config.yml"])
-    try:
-        port = run.run([docker, "port", name, "5000"]).stdout.split(":")[-1].split()[0]
-        host = f"127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"http://{host}/v2/", timeout=2).status_code == 401:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                logs = run.run([docker, "logs", "--tail", "5", name], check=False)
-                pytest.fail(f"registry {name} did not answer 401 on /v2/ within 30 s: {logs.stderr[-500:]}")
-            time.sleep(0.2)
+    with running_registry(["-v", f"{auth_dir}:/auth:ro"], ["/auth/config.yml"], ready_status=401) as host:
         yield host
-    finally:
-        run.run([docker, "rm", "-f", "-v", name], check=False)
 
 
 @pytest.fixture(scope="module")

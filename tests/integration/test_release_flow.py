@@ -14,19 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from gitops import images, release, run, tools
 from gitops.errors import GitOpsError
 from gitops.release import Options
 from support.localhttp import QuietHandler, serve
+from support.registry import running_registry
 
 TOKEN = "stand-in-github-token"
 
@@ -41,27 +39,8 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def registry_host() -> Iterator[str]:
-    docker = str(tools.docker_engine())
-    if run.run([docker, "image", "inspect", "registry:2"], check=False).returncode != 0:
-        pytest.fail("registry:2 is missing from the local image store; run ./inv images.airgap")
-    name = f"release-test-{uuid.uuid4().hex[:8]}"
-    run.run([docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", "registry:2"])
-    try:
-        port = run.run([docker, "port", name, "5000"]).stdout.split(":")[-1].split()[0]
-        host = f"127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"http://{host}/v2/", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the registry container {name} did not answer on {host}/v2/ within 30 s")
-            time.sleep(0.2)
+    with running_registry() as host:
         yield host
-    finally:
-        run.run([docker, "rm", "-f", "-v", name], check=False)
 
 
 @pytest.fixture(scope="module")
