@@ -21,7 +21,8 @@ def running_registry(docker_args: Sequence[str] = (), command: Sequence[str] = (
     if run.run([docker, "image", "inspect", "registry:2"], check=False).returncode != 0:
         pytest.fail("registry:2 is missing from the local image store; run ./inv images.airgap")
     name = f"tasknote-test-registry-{uuid.uuid4().hex[:8]}"
-    run.run([docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", *docker_args, "registry:2", *command])
+    run.run([docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", *docker_args,
+             "registry:2", *command])
     try:
         port = run.run([docker, "port", name, "5000"]).stdout.split(":")[-1].split()[0]
         host = f"127.0.0.1:{port}"
