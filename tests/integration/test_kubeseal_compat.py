@@ -8,26 +8,19 @@ with one line when it is absent.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from gitops import run, sealing, tools
 from gitops.errors import GitOpsError
+from support import sealing_testlib as lib
 
 try:
     KUBESEAL = tools.require("kubeseal")
 except GitOpsError as exc:
     pytest.skip(f"kubeseal compatibility needs the pinned kubeseal: {exc}", allow_module_level=True)
 
-_spec = importlib.util.spec_from_file_location(
-    "sealing_testlib", Path(__file__).parents[1] / "fixtures" / "secrets" / "sealing_testlib.py"
-)
-assert _spec and _spec.loader
-lib = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lib)
 
 VALUES = {"POSTGRES_PASSWORD": b"p@ss w\xc3\xb6rd", "DATABASE_URL": b"postgresql://a:b@tasknote-db:5432/x"}
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib.util
 import os
 import struct
-from pathlib import Path
 
 import pytest
 import yaml
@@ -19,13 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from gitops import config, sealing
 from gitops.errors import GitOpsError
-
-_spec = importlib.util.spec_from_file_location(
-    "sealing_testlib", Path(__file__).parents[1] / "fixtures" / "secrets" / "sealing_testlib.py"
-)
-assert _spec and _spec.loader
-lib = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lib)
+from support import sealing_testlib as lib
 
 
 @pytest.fixture(scope="module")

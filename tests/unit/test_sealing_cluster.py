@@ -7,7 +7,6 @@ answers (see tests/fixtures/secrets). Real runs are in tests/e2e/test_secrets_co
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,13 +15,7 @@ from pathlib import Path
 import pytest
 from gitops import config, run, sealing, sealing_cluster
 from gitops.errors import GitOpsError
-
-_spec = importlib.util.spec_from_file_location(
-    "sealing_testlib", Path(__file__).parents[1] / "fixtures" / "secrets" / "sealing_testlib.py"
-)
-assert _spec and _spec.loader
-lib = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lib)
+from support import sealing_testlib as lib
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ plaintext reaches a file or another process's argv."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import re
@@ -17,13 +16,7 @@ import pytest
 from gitops import config, run, sealing, tools
 from gitops.errors import GitOpsError
 from gitops.tasks import secrets as secrets_tasks
-
-_spec = importlib.util.spec_from_file_location(
-    "sealing_testlib", Path(__file__).parents[1] / "fixtures" / "secrets" / "sealing_testlib.py"
-)
-assert _spec and _spec.loader
-lib = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lib)
+from support import sealing_testlib as lib
 
 PLAINTEXT = "correct-horse-battery-staple-42"
 
