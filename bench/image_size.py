@@ -31,11 +31,15 @@ TARGET_MB = 120.0
 TARGET_CODE_ONLY_S = 5.0
 
 
-def timed_build(spec: app_image.BuildSpec) -> float:
+def timed_build(spec: app_image.BuildSpec, built: set[str]) -> float:
+    """Seconds one build took; adds the image id to `built` (each rebuild re-tags, leaving the
+    previous image untagged, so the bench removes them all by id at the end)."""
     argv = app_image.build_argv("docker", spec)
     started = time.monotonic()
     run.run(argv, env={"DOCKER_BUILDKIT": "1"}, timeout=1800)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    built.add(app_image.inspect(spec.tag).id)
+    return seconds
 
 
 def main() -> int:
@@ -49,19 +53,22 @@ def main() -> int:
         shutil.copytree(config.PATHS.app, context, ignore=shutil.ignore_patterns(
             "__pycache__", "*.egg-info", ".venv", "tests"))
         spec = replace(app_image.default_spec(tag=tag), context=context)
+        built: set[str] = set()
         try:
-            cold_s = timed_build(replace(spec, no_cache=True))
+            cold_s = timed_build(replace(spec, no_cache=True), built)
             size_mb = app_image.inspect(tag).size_mb
             reference_mb = app_image.inspect(REFERENCE_IMAGE).size_mb
-            timed_build(spec)  # warm: everything cached, the baseline for the edits below
+            timed_build(spec, built)  # warm: everything cached, the baseline for the edits below
             edited = context / "src" / "tasknote" / "__init__.py"
             code_only: list[float] = []
             for i in range(args.repeat):
                 with edited.open("a", encoding="utf-8") as fh:
                     fh.write(f"# bench edit {i} {uuid.uuid4().hex}\n")
-                code_only.append(timed_build(spec))
+                code_only.append(timed_build(spec, built))
         finally:
             run.run(["docker", "image", "rm", tag], check=False, timeout=60)
+            if built:
+                run.run(["docker", "image", "rm", *sorted(built)], check=False, timeout=60)
 
     code_only_s = sorted(code_only)[len(code_only) // 2]
     print(f"{'final image size':<34} {size_mb:8.1f} MB   target <= {TARGET_MB:.0f} MB  "
