@@ -15,19 +15,14 @@ import pytest
 import yaml
 from gitops import checks, config, render, validate
 from gitops.errors import GitOpsError
+from support import repocopy
 
 COPIED = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml")
 
 
 def copy_repo(dest: Path) -> Path:
     """The files the checks read, copied so a test can break them without touching the repo."""
-    for name in COPIED:
-        src = config.ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
+    return repocopy.copy_repo(dest, COPIED)
 
 
 def add_patch(kustomization: Path, target: dict[str, str], ops: list[dict[str, object]]) -> None:

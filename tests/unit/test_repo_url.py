@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
 from gitops import config, files, pins, repo_url
 from gitops.errors import GitOpsError
+from support.repocopy import copy_repo
 
 FORK = "https://git.example.org/someone/tasknote-gitops.git"
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    shutil.copy2(config.ROOT / "versions.yaml", tmp_path / "versions.yaml")
-    shutil.copytree(config.ROOT / "argocd", tmp_path / "argocd")
-    return tmp_path
+    return copy_repo(tmp_path, ("versions.yaml", "argocd"))
 
 
 def digest(root: Path) -> dict[str, str]:

@@ -3,25 +3,19 @@ disagreement in a copy of the repository is caught and named."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from gitops import config, pins
+from support.repocopy import copy_repo
 
 COPIED = ("versions.yaml", "requirements.lock", "clusters", "argocd", "base", "schemas", ".github")
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    for name in COPIED:
-        src = config.ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / name)
-        else:
-            shutil.copy2(src, tmp_path / name)
-    return tmp_path
+    return copy_repo(tmp_path, COPIED)
 
 
 def found(root: Path) -> list[tuple[str, str, str]]:
