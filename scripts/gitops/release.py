@@ -3,7 +3,8 @@
 Every command follows one order so that a failure leaves the working tree byte-identical:
 validate the inputs, read the overlay, check git (clean tree, branch free, remote and token known),
 ask the registry (read-only) — and only then write. After the write, rendering the overlay,
-branch, commit, push and pull request each register an undo; any failure replays them newest
+`manifests.check` of that overlay (render, schemas, policy), branch, commit, push and pull
+request each register an undo; any failure replays them newest
 first, the overlay file included, and the error says what happened in one sentence.
 """
 
@@ -34,6 +35,7 @@ class Options:
     github_repository: str | None = None  # owner/name (default: GITHUB_REPOSITORY or the remote URL)
     env: Mapping[str, str] | None = None  # environment variables (tests pass their own)
     render: Callable[[Path], str] | None = None  # overlay dir → rendered YAML (default: kubectl kustomize)
+    check: Callable[[Path, str], None] | None = None  # (repo, env) → raises unless manifests.check passes
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,15 @@ def kustomize(overlay: Path) -> str:
         raise GitOpsError(
             f"kubectl kustomize {overlay} failed ({run.tail(result.stderr, 1)}); fix the overlay.")
     return result.stdout
+
+
+def check_overlay(repo: Path, env: str) -> None:
+    """What `./inv manifests.check --target overlays/<env>` does, on the edited overlay of `repo`."""
+    from gitops import checks
+
+    report = checks.run(repo, f"overlays/{env}", use_cache=False)
+    if not report.ok:
+        raise GitOpsError(f"the bumped overlay fails manifests.check: {report.summary_error()}")
 
 
 def changed_objects(before: str, after: str) -> tuple[str, ...]:
@@ -156,6 +167,7 @@ def _apply(repo: Path, change: Change, base: str, gh: github.GitHub | None, opts
     tx.add(f"edit of {change.path}", lambda: overlays.write_file(change.path, original.decode("utf-8")))
     try:
         changed = changed_objects(before, render(overlay_dir))
+        (opts.check or check_overlay)(repo, change.env)
         gitflow.switch_new_branch(repo, change.branch, tx)
         sha = gitflow.commit(repo, [change.path], change.message, tx)
         pull = None

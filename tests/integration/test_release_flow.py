@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitops import images, release, run, tools
+import yaml
+from gitops import config, images, overlays, release, run, tools
 from gitops.errors import GitOpsError
+from gitops.overlays import Pin
 from gitops.release import Options
 from support.localhttp import QuietHandler, serve
 from support.registry import running_registry
+from support.repocopy import copy_repo
 
 TOKEN = "stand-in-github-token"
 
@@ -80,36 +83,9 @@ def test_push_returns_the_digest_the_registry_serves(registry_host: str, pushed:
 # A throw-away GitOps repository with a bare origin
 # ---------------------------------------------------------------------------------------------
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: tasknote-api
-spec:
-  selector:
-    matchLabels: {app: tasknote-api}
-  template:
-    metadata:
-      labels: {app: tasknote-api}
-    spec:
-      containers:
-        - name: api
-          image: tasknote
-"""
-
-OVERLAY = """\
-# {env} overlay (fixture of the real overlays' shape)
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: tasknote-{env}  # one namespace per environment
-resources:
-  - ../../base/tasknote
-images:
-  # the app image, pinned by digest (./inv release.bump writes this)
-  - name: tasknote
-    newName: {image}  # loopback test registry
-    newTag: "1.0.0@{digest}"
-"""
+# The repository's real desired state, so the bump's manifests.check gate (render, schemas,
+# policy) runs on what people deploy; only the app pin points at the loopback registry.
+STATE = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml", ".gitignore")
 
 
 @dataclass
@@ -124,7 +100,8 @@ class Repo:
         """Every byte of the working tree plus the refs of both repositories and HEAD."""
         files = {}
         for item in sorted(self.path.rglob("*")):
-            if ".git" in item.relative_to(self.path).parts or not item.is_file():
+            parts = item.relative_to(self.path).parts
+            if ".git" in parts or ".cache" in parts or not item.is_file():
                 continue
             files[str(item.relative_to(self.path))] = hashlib.sha256(item.read_bytes()).hexdigest()
         return {
@@ -139,13 +116,12 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path: Path, registry_host: str, pushed: dict[str, str]) -> Repo:
     path, origin = tmp_path / "work", tmp_path / "origin.git"
-    (path / "base" / "tasknote").mkdir(parents=True)
-    (path / "base" / "tasknote" / "deployment.yaml").write_text(DEPLOYMENT)
-    (path / "base" / "tasknote" / "kustomization.yaml").write_text("resources:\n  - deployment.yaml\n")
+    path.mkdir()
+    copy_repo(path, STATE)
     for env in ("dev", "staging", "prod"):
-        (path / "overlays" / env).mkdir(parents=True)
-        (path / "overlays" / env / "kustomization.yaml").write_text(
-            OVERLAY.format(env=env, image=f"{registry_host}/tasknote", digest=pushed["1.0.0"]))
+        overlay = path / "overlays" / env / "kustomization.yaml"
+        pin = Pin("tasknote", f"{registry_host}/tasknote", "1.0.0", pushed["1.0.0"])
+        overlay.write_text(overlays.set_pin(overlay.read_text(), pin))
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     git(tmp_path, "init", "-q", "-b", "main", str(path))
     git(path, "config", "user.name", "Release Test")
@@ -211,7 +187,11 @@ def test_bump_pins_the_digest_the_push_returned(repo: Repo, registry_host: str,
     expected = f"image: {registry_host}/tasknote:1.1.0@{pushed['1.1.0']}"
     assert expected in kustomize(repo.overlay("dev").parent)
     assert outcome.new.digest == pushed["1.1.0"] and outcome.old is not None
-    assert outcome.changed == ("Deployment tasknote-dev/tasknote-api",)
+    # Every workload running the app image changes, nothing else.
+    assert "Deployment tasknote-dev/tasknote-api" in outcome.changed
+    assert set(outcome.changed) <= {
+        "Deployment tasknote-dev/tasknote-api", "Deployment tasknote-dev/tasknote-worker",
+        "CronJob tasknote-dev/tasknote-summary", "Job tasknote-dev/tasknote-migrate"}
     assert git(repo.path, "symbolic-ref", "--short", "HEAD") == outcome.branch
     subject = git(repo.path, "log", "-1", "--format=%s")
     assert subject == (f"dev: tasknote 1.1.0@{pushed['1.1.0'][:19]}… (was 1.0.0@{pushed['1.0.0'][:19]}…)")
@@ -253,7 +233,10 @@ def test_promote_copies_the_exact_digest_one_step_up(repo: Repo, pushed: dict[st
     release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
     outcome = release.promote("dev", "staging", opts=options(repo))
     staging = repo.overlay("staging").read_text()
-    assert f'newTag: "1.1.0@{pushed["1.1.0"]}"' in staging and "# loopback test registry" in staging
+    assert f'newTag: "1.1.0@{pushed["1.1.0"]}"' in staging
+    original = (config.ROOT / "overlays/staging/kustomization.yaml").read_text()
+    comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
+    assert comments and all(line in staging.splitlines() for line in comments)
     assert git(repo.path, "log", "-1", "--format=%s").startswith("staging: tasknote 1.1.0@sha256:")
     assert "from dev" in git(repo.path, "log", "-1", "--format=%s") and outcome.branch
     before = repo.fingerprint()
@@ -304,6 +287,17 @@ def attempt(repo: Repo, call: Any, match: str) -> None:
     assert "\n" not in message and message.endswith("."), message
     assert TOKEN not in message
     assert repo.fingerprint() == before
+
+
+def test_a_bump_that_fails_manifests_check_changes_nothing(repo: Repo) -> None:
+    """The gate runs the real render + schema + policy check on the edited overlay."""
+    api = repo.path / "base" / "tasknote" / "api-deployment.yaml"
+    doc = yaml.safe_load(api.read_text())
+    del doc["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    api.write_text(yaml.safe_dump(doc, sort_keys=False))
+    git(repo.path, "commit", "-q", "-am", "someone dropped the readiness probe")
+    attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo)),
+            r"the bumped overlay fails manifests.check: .*TN004.*tasknote-api.*nothing was changed")
 
 
 def test_unknown_environment(repo: Repo) -> None:
