@@ -13,9 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from gitops import files
+from gitops import config, files
 from gitops.errors import GitOpsError
 
 # https://host/owner/repo(.git), ssh://git@host/... or git@host:owner/repo(.git): what Argo CD accepts.
@@ -38,8 +36,7 @@ def check_url(url: str) -> str:
 
 
 def current_url(root: Path) -> str:
-    data = yaml.safe_load((root / "versions.yaml").read_text(encoding="utf-8")) or {}
-    url = (data.get("repository") or {}).get("url")
+    url = (config.load_versions(root / "versions.yaml").get("repository") or {}).get("url")
     if not url:
         raise GitOpsError("versions.yaml has no repository.url; "
                           "add the URL Argo CD reads this repository from.")
