@@ -156,8 +156,3 @@ def read_file(path: Path) -> str:
 def write_file(path: Path, text: str) -> None:
     atomic_write(path, text.encode("utf-8"))
 
-
-def pin_of(env: str, image: str, overlays: Path | None = None) -> Pin | None:
-    path = kustomization_file(env, overlays)
-    return read_pin(read_file(path), image, str(path))
-
