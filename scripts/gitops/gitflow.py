@@ -56,8 +56,10 @@ def current_ref(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").stdout.strip()
 
 
-def has_remote(repo: Path, remote: str) -> bool:
-    return git(repo, "remote", "get-url", remote, check=False).returncode == 0
+def remote_url(repo: Path, remote: str) -> str | None:
+    """The remote's URL, None when the repository has no such remote."""
+    result = git(repo, "remote", "get-url", remote, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def ensure_branch_absent(repo: Path, branch: str, remote: str | None) -> None:
@@ -66,8 +68,7 @@ def ensure_branch_absent(repo: Path, branch: str, remote: str | None) -> None:
         raise GitOpsError(f"branch {branch} already exists locally; delete it or finish that release first.")
     if remote is None:
         return
-    if not has_remote(repo, remote):
-        raise GitOpsError(f"the repository has no remote named {remote}; add it or use --no-pr.")
+    # The caller checked that the remote exists (release._prepare_git, before any write).
     result = git(repo, "ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False, timeout=60)
     if result.returncode != 0:
         raise GitOpsError(f"cannot reach remote {remote} ({run.tail(result.stderr, 1)}); check the network.")
@@ -135,10 +136,9 @@ def push(repo: Path, remote: str, branch: str, tx: Transaction) -> None:
                                                   timeout=300))
 
 
-def remote_slug(repo: Path, remote: str) -> str | None:
+def remote_slug(url: str) -> str | None:
     """`owner/name` from a GitHub remote URL (https or ssh), None for any other remote."""
-    result = git(repo, "remote", "get-url", remote, check=False)
-    match = re.search(r"github\.com[:/]([^/]+/[^/]+?)(?:\.git)?/?$", result.stdout.strip())
+    match = re.search(r"github\.com[:/]([^/]+/[^/]+?)(?:\.git)?/?$", url.strip())
     return match.group(1) if match else None
 
 

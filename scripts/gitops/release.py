@@ -150,9 +150,10 @@ def _prepare_git(repo: Path, opts: Options) -> tuple[str, github.GitHub | None]:
     base = opts.base or gitflow.current_ref(repo)
     gh = None
     if opts.pull_request:
-        if not gitflow.has_remote(repo, opts.remote):
+        url = gitflow.remote_url(repo, opts.remote)
+        if url is None:
             raise GitOpsError(f"the repository has no remote named {opts.remote}; add it or use --no-pr.")
-        gh = github.from_env(opts.github_repository or gitflow.remote_slug(repo, opts.remote), opts.env)
+        gh = github.from_env(opts.github_repository or gitflow.remote_slug(url), opts.env)
     return base, gh
 
 
