@@ -10,14 +10,12 @@ first, the overlay file included, and the error says what happened in one senten
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gitops import config, gitflow, github, overlays, registry, run, tools
+from gitops import config, gitflow, github, overlays, registry, render
 from gitops.errors import GitOpsError
 from gitops.overlays import Pin
 
@@ -34,8 +32,6 @@ class Options:
     base: str | None = None  # the pull request's base branch (default: the branch we started on)
     github_repository: str | None = None  # owner/name (default: GITHUB_REPOSITORY or the remote URL)
     env: Mapping[str, str] | None = None  # environment variables (tests pass their own)
-    render: Callable[[Path], str] | None = None  # overlay dir → rendered YAML (default: kubectl kustomize)
-    check: Callable[[Path, str], None] | None = None  # (repo, env) → raises unless manifests.check passes
 
 
 @dataclass(frozen=True)
@@ -69,29 +65,33 @@ def check_image(image: str) -> str:
     return image
 
 
-def kustomize(overlay: Path) -> str:
-    kubectl = tools.require("kubectl")
-    result = run.run([str(kubectl), "kustomize", str(overlay)], check=False, timeout=120)
-    if result.returncode != 0:
-        raise GitOpsError(
-            f"kubectl kustomize {overlay} failed ({run.tail(result.stderr, 1)}); fix the overlay.")
-    return result.stdout
-
-
-def check_overlay(repo: Path, env: str) -> None:
-    """What `./inv manifests.check --target overlays/<env>` does, on the edited overlay of `repo`."""
+def render_overlay(repo: Path, env: str, *, use_cache: bool) -> list[render.Rendered]:
+    """overlays/<env> of `repo` rendered the way `manifests.*` renders it (pinned kubectl)."""
     from gitops import checks
 
-    report = checks.run(repo, f"overlays/{env}", use_cache=False)
+    return checks.rendered(repo, f"overlays/{env}", use_cache=use_cache)
+
+
+def check_rendered(repo: Path, results: list[render.Rendered]) -> None:
+    """What `./inv manifests.check --target overlays/<env>` does (schemas, policy), on a render
+    already made: the edited overlay is rendered once, for this gate and the PR's object list."""
+    from gitops import checks, policy, validate
+
+    report = checks.Report([r.target.name for r in results], problems=validate.validate(results, repo),
+                           findings=policy.check(results))
     if not report.ok:
         raise GitOpsError(f"the bumped overlay fails manifests.check: {report.summary_error()}")
 
 
-def changed_objects(before: str, after: str) -> tuple[str, ...]:
-    """`Kind namespace/name` of every rendered object that differs between two renders."""
-    def index(text: str) -> dict[str, Any]:
+def docs_of(results: list[render.Rendered]) -> list[dict[str, Any]]:
+    return [doc for result in results for doc in result.docs]
+
+
+def changed_objects(before: Sequence[Any], after: Sequence[Any]) -> tuple[str, ...]:
+    """`Kind namespace/name` of every rendered object that differs between two renders (parsed docs)."""
+    def index(docs: Sequence[Any]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for doc in yaml.safe_load_all(text):
+        for doc in docs:
             if isinstance(doc, dict):
                 meta = doc.get("metadata") or {}
                 where = f"{meta['namespace']}/" if meta.get("namespace") else ""
@@ -158,17 +158,17 @@ def _prepare_git(repo: Path, opts: Options) -> tuple[str, github.GitHub | None]:
 
 
 def _apply(repo: Path, change: Change, base: str, gh: github.GitHub | None, opts: Options) -> Outcome:
-    render = opts.render or kustomize
     gitflow.ensure_branch_absent(repo, change.branch, opts.remote if opts.pull_request else None)
-    overlay_dir = change.path.parent
-    before = render(overlay_dir)
+    # Before the edit the overlay is what is committed: the render cache may answer.
+    before = docs_of(render_overlay(repo, change.env, use_cache=True))
     original = change.path.read_bytes()
     tx = gitflow.Transaction()
     overlays.write_file(change.path, change.new_text)
     tx.add(f"edit of {change.path}", lambda: overlays.write_file(change.path, original.decode("utf-8")))
     try:
-        changed = changed_objects(before, render(overlay_dir))
-        (opts.check or check_overlay)(repo, change.env)
+        after = render_overlay(repo, change.env, use_cache=False)
+        changed = changed_objects(before, docs_of(after))
+        check_rendered(repo, after)
         gitflow.switch_new_branch(repo, change.branch, tx)
         sha = gitflow.commit(repo, [change.path], change.message, tx)
         pull = None

@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+import yaml
 from gitops import gitflow, github, images, release
 from gitops.errors import GitOpsError
 from gitops.overlays import Pin
@@ -32,9 +33,13 @@ spec: {jobTemplate: {spec: {template: {spec: {containers: [{name: s, image: "IMA
 """
 
 
+def docs(text: str) -> list[object]:
+    return list(yaml.safe_load_all(text))
+
+
 def test_changed_objects_names_only_what_differs() -> None:
-    before = RENDER.replace("IMAGE", OLD.reference)
-    after = RENDER.replace("IMAGE", NEW.reference)
+    before = docs(RENDER.replace("IMAGE", OLD.reference))
+    after = docs(RENDER.replace("IMAGE", NEW.reference))
     assert release.changed_objects(before, after) == (
         "CronJob tasknote-dev/tasknote-summary", "Deployment tasknote-dev/tasknote-api")
     assert release.changed_objects(before, before) == ()
@@ -42,7 +47,7 @@ def test_changed_objects_names_only_what_differs() -> None:
 
 def test_changed_objects_counts_added_and_removed_objects() -> None:
     extra = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n"
-    assert release.changed_objects(RENDER, RENDER + extra) == ("ConfigMap extra",)
+    assert release.changed_objects(docs(RENDER), docs(RENDER + extra)) == ("ConfigMap extra",)
 
 
 def test_pr_body_shows_old_and_new_version_digest_and_objects() -> None:
