@@ -5,32 +5,24 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops import config, portforward, run, tools
 from gitops.cluster import Target, resolve
 from gitops.errors import GitOpsError
+
+if TYPE_CHECKING:  # gitops.smoke imports requests: loaded when a smoke run needs it, not before
+    from gitops.smoke import Step
 
 Suite = Callable[..., Any]
 COMPOSE_URL = "http://127.0.0.1:8000"
 
 
 def default_suite() -> Suite:
-    try:
-        from gitops import smoke  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise GitOpsError("gitops.smoke is not available in this checkout; update the repository.") from None
+    from gitops import smoke
+
     suite: Suite = smoke.run_suite
     return suite
-
-
-@dataclass(frozen=True)
-class JobRun:
-    name: str
-    ok: bool
-    seconds: float
-    detail: str
 
 
 def summary_job_argv(kubectl: str, target: Target, namespace: str, job: str,
@@ -41,8 +33,10 @@ def summary_job_argv(kubectl: str, target: Target, namespace: str, job: str,
             [*base, "wait", "--for=condition=complete", f"job/{job}", "--timeout=180s"]]
 
 
-def trigger_summary_job(target: Target, namespace: str) -> JobRun:
+def trigger_summary_job(target: Target, namespace: str) -> Step:
     """Run the daily summary once now; it is idempotent per day, so a smoke run may repeat it."""
+    from gitops.smoke import Step
+
     kubectl = str(tools.require("kubectl"))
     job = f"tasknote-summary-smoke-{int(time.time())}"
     started = time.monotonic()
@@ -51,7 +45,7 @@ def trigger_summary_job(target: Target, namespace: str) -> JobRun:
     result = run.run(wait_for, check=False, timeout=200)
     ok = result.returncode == 0
     detail = "completed" if ok else run.tail(result.stderr or result.stdout, 3)
-    return JobRun(f"summary job {job}", ok, time.monotonic() - started, detail)
+    return Step(f"summary job {job}", ok, time.monotonic() - started, detail)
 
 
 def run_smoke(target: str, env: str = "dev", *, suite: Suite | None = None, timeout_s: float = 180,
@@ -72,7 +66,9 @@ def run_smoke(target: str, env: str = "dev", *, suite: Suite | None = None, time
         report = run_suite(base_url, timeout_s=timeout_s, progress=progress)
     if summary_job:
         job = trigger_summary_job(cluster, namespace)
-        progress(f"{'ok  ' if job.ok else 'FAIL'} {job.name:<28} {job.seconds:6.2f} s  {job.detail}")
+        from gitops.smoke import step_line
+
+        progress(step_line(job))
         if not job.ok:
             raise GitOpsError(f"the summary CronJob's one-off run {job.name} did not complete: {job.detail}")
     return report
@@ -83,9 +79,7 @@ def report_ok(report: Any) -> bool:
 
 
 def describe_report(report: Any) -> str:
-    lines = []
-    for step in getattr(report, "steps", []):
-        mark = "ok  " if step.ok else "FAIL"
-        detail = f"  {step.detail}" if getattr(step, "detail", "") else ""
-        lines.append(f"{mark} {step.name:<28} {step.seconds:6.2f} s{detail}")
-    return "\n".join(lines)
+    """The report's steps, one line each, in the format the suite prints them as it runs."""
+    from gitops.smoke import step_line
+
+    return "\n".join(step_line(step) for step in getattr(report, "steps", []))
