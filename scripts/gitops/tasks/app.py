@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from invoke.collection import Collection
 
 from gitops import app_defaults, config
-from gitops.errors import GitOpsError
 from gitops.tasks._task import task
 
 # The domain modules are imported inside each task (defaults come from the import-free
@@ -39,18 +37,12 @@ def build(c: Any, tag: str = app_defaults.IMAGE_TAG, version: str = "", no_cache
 def test(c: Any, tier: str = "", k: str = "") -> None:
     """Run the app's own tests (apps/tasknote/tests); a tier whose prerequisite is missing skips."""
     from gitops import run
+    from gitops.tasks.dev import pytest_argv
 
-    argv = [sys.executable, "-m", "pytest", "apps/tasknote/tests"]
-    if tier:
-        if tier not in ("unit", "integration"):
-            raise GitOpsError(f"unknown app test tier {tier!r}; use unit or integration.")
-        argv += ["-m", tier]
-    if k:
-        argv += ["-k", k]
-    try:
-        run.stream(argv, cwd=config.ROOT, timeout=3600)
-    except run.CommandError as exc:
-        raise GitOpsError(f"app tests failed ({exc})") from None
+    argv = pytest_argv("apps/tasknote/tests", tier=tier, k=k, tiers=("unit", "integration"),
+                       what="app test tier")
+    # A failing run raises run.CommandError, itself a GitOpsError naming the command.
+    run.stream(argv, cwd=config.ROOT, timeout=3600)
 
 
 ns = Collection("app", build, test)

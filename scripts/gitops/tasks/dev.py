@@ -19,6 +19,18 @@ def python_tool(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 
 
+def pytest_argv(*paths: str, tier: str, k: str, tiers: tuple[str, ...], what: str = "tier") -> list[str]:
+    """pytest over `paths`, one tier (a marker) and a -k expression; `tiers` are the known markers."""
+    argv = [*python_tool("pytest"), *paths]
+    if tier:
+        if tier not in tiers:
+            raise GitOpsError(f"unknown {what} {tier!r}; use {', '.join(tiers[:-1])} or {tiers[-1]}.")
+        argv += ["-m", tier]
+    if k:
+        argv += ["-k", k]
+    return argv
+
+
 def run_linters() -> None:
     from gitops import run
 
@@ -45,17 +57,9 @@ def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
 
     if lint:
         run_linters()
-    argv = [*python_tool("pytest")]
-    if tier:
-        if tier not in ("unit", "manifests", "integration", "e2e"):
-            raise GitOpsError(f"unknown tier {tier!r}; use unit, manifests, integration or e2e.")
-        argv += ["-m", tier]
-    if k:
-        argv += ["-k", k]
-    try:
-        run.stream(argv, cwd=config.ROOT, timeout=3 * 3600)
-    except run.CommandError as exc:
-        raise GitOpsError(f"tests failed ({exc})") from None
+    argv = pytest_argv(tier=tier, k=k, tiers=("unit", "manifests", "integration", "e2e"))
+    # A failing run raises run.CommandError, itself a GitOpsError naming the command.
+    run.stream(argv, cwd=config.ROOT, timeout=3 * 3600)
 
 
 @task(help={})
