@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import config, registry, run, tools
+from gitops.cluster.kind import REGISTRY_HOST
 from gitops.errors import GitOpsError
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PUSH_DIGEST_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
-DEFAULT_IMAGE = "localhost:5001/tasknote"  # kind's local registry (see clusters/kind)
+DEFAULT_IMAGE = f"{REGISTRY_HOST}/tasknote"  # kind's local registry (see clusters/kind)
 
 
 @dataclass(frozen=True)
