@@ -72,16 +72,24 @@ def parse_ps(text: str) -> dict[str, Service]:
                                     int(row.get("ExitCode") or 0)) for row in rows}
 
 
-def assess(services: Mapping[str, Service]) -> tuple[bool, str | None]:
-    """(every service where it should be, the one-sentence failure if one cannot get there)."""
+@dataclass(frozen=True)
+class Failure:
+    """A service that cannot get healthy: its name (for its logs) and the one-sentence reason."""
+
+    service: str
+    message: str
+
+
+def assess(services: Mapping[str, Service]) -> tuple[bool, Failure | None]:
+    """(every service where it should be, the failure if one cannot get there)."""
     for name in ONE_SHOT:
         svc = services.get(name)
         if svc and svc.state == "exited" and svc.exit_code != 0:
-            return False, f"the {name} service exited with code {svc.exit_code}"
+            return False, Failure(name, f"the {name} service exited with code {svc.exit_code}")
     for name in LONG_RUNNING:
         svc = services.get(name)
         if svc and (svc.state in ("exited", "dead", "restarting") or svc.health == "unhealthy"):
-            return False, f"the {name} service is {svc.describe()}"
+            return False, Failure(name, f"the {name} service is {svc.describe()}")
     done = all(name in services and services[name].state == "running"
                and services[name].health == "healthy" for name in LONG_RUNNING) and all(
         name in services and services[name].state == "exited" for name in ONE_SHOT)
@@ -95,9 +103,7 @@ def password_from_env(lines: Sequence[str]) -> str | None:
 
 def existing_password(stack: Stack) -> str | None:
     """The password the stack's db container was created with, if that container exists."""
-    found = run.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}",
-                     "--filter", "label=com.docker.compose.service=db"], timeout=30)
-    ids = found.stdout.split()
+    ids = project_containers(stack, service="db")
     if not ids:
         return None
     env = run.run(["docker", "inspect", "--format", "{{json .Config.Env}}", ids[0]], timeout=30)
@@ -111,13 +117,18 @@ def compose(stack: Stack, *args: str, password: str | None = None, timeout: floa
                    timeout=timeout, check=check)
 
 
-def service_states(stack: Stack) -> dict[str, Service]:
-    return parse_ps(compose(stack, "ps", "--all", "--format", "json", timeout=30).stdout)
+def service_states(stack: Stack, password: str | None = None) -> dict[str, Service]:
+    return parse_ps(compose(stack, "ps", "--all", "--format", "json", password=password, timeout=30).stdout)
 
 
 def logs_tail(stack: Stack, service: str, lines: int = 15) -> str:
     result = compose(stack, "logs", "--no-color", "--tail", str(lines), service, timeout=30, check=False)
     return run.tail(result.stdout + result.stderr, lines)
+
+
+def failed(stack: Stack, failure: Failure) -> GitOpsError:
+    """The error for a service that cannot get healthy, with its last log lines."""
+    return GitOpsError(f"{failure.message}; its last log lines:\n{logs_tail(stack, failure.service)}")
 
 
 def set_role_password(stack: Stack, password: str) -> None:
@@ -136,8 +147,7 @@ def wait_healthy(stack: Stack, password: str, timeout_s: float, progress: Callab
     started = time.monotonic()
     seen: dict[str, str] = {}
     while True:
-        current = parse_ps(compose(stack, "ps", "--all", "--format", "json", password=password,
-                                   timeout=30).stdout)
+        current = service_states(stack, password)
         elapsed = time.monotonic() - started
         for name in (*LONG_RUNNING, *ONE_SHOT):
             state = current[name].describe() if name in current else "not created"
@@ -146,8 +156,7 @@ def wait_healthy(stack: Stack, password: str, timeout_s: float, progress: Callab
                 seen[name] = state
         done, failure = assess(current)
         if failure:
-            service = failure.split()[1]
-            raise GitOpsError(f"{failure}; its last log lines:\n{logs_tail(stack, service)}")
+            raise failed(stack, failure)
         if done:
             return current
         if elapsed > timeout_s:
@@ -167,10 +176,12 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def project_containers(stack: Stack) -> list[str]:
-    found = run.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}"],
-                    timeout=30)
-    return found.stdout.split()
+def project_containers(stack: Stack, service: str | None = None) -> list[str]:
+    """Ids of the project's containers (any state), or of one service's."""
+    argv = ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}"]
+    if service is not None:
+        argv += ["--filter", f"label=com.docker.compose.service={service}"]
+    return run.run(argv, timeout=30).stdout.split()
 
 
 def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
@@ -200,11 +211,9 @@ def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
         run.stream(stack.argv("up", "-d", "--no-build", "--remove-orphans"), env=stack.env(password),
                    timeout=timeout_s)
     except run.CommandError:
-        current = parse_ps(compose(stack, "ps", "--all", "--format", "json", password=password).stdout)
-        _, failure = assess(current)
+        _, failure = assess(service_states(stack, password))
         if failure:
-            service = failure.split()[1]
-            raise GitOpsError(f"{failure}; its last log lines:\n{logs_tail(stack, service)}") from None
+            raise failed(stack, failure) from None
         raise
     return wait_healthy(stack, password, timeout_s, progress)
 

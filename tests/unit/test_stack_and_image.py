@@ -39,7 +39,8 @@ def test_all_healthy_with_migrate_exited_0_is_done() -> None:
 ])
 def test_a_service_that_cannot_get_healthy_is_named(changed: dict[str, object], failure: str) -> None:
     rows = [changed if r["Service"] == changed["Service"] else r for r in HEALTHY]
-    assert stack.assess(stack.parse_ps(json.dumps(rows))) == (False, failure)
+    expected = stack.Failure(str(changed["Service"]), failure)
+    assert stack.assess(stack.parse_ps(json.dumps(rows))) == (False, expected)
 
 
 def test_starting_services_are_not_done_and_not_failed() -> None:
