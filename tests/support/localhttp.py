@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 class QuietHandler(BaseHTTPRequestHandler):
-    """A request handler that keeps the test output clean and answers JSON in one call."""
+    """A request handler that keeps the test output clean and answers in one call."""
 
     def log_message(self, *args: Any) -> None:
         pass
 
-    def reply_json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+    def reply(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(body)
+
+    def reply_json(self, status: int, body: Any) -> None:
+        self.reply(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
 @contextmanager

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from gitops import smoke
+from support.localhttp import QuietHandler, serve
 
 
 @dataclass
@@ -33,18 +32,11 @@ class FakeApp:
     health_calls: int = 0
 
 
-def handler_for(app: FakeApp) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
+def handler_for(app: FakeApp) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def send(self, status: int, body: Any = None, ctype: str = "application/json") -> None:
             data = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, data, {"Content-Type": ctype})
 
         def body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -113,14 +105,8 @@ def handler_for(app: FakeApp) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def served() -> Iterator[tuple[FakeApp, str]]:
     app = FakeApp()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(app))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(handler_for(app)) as url:
+        yield app, url
 
 
 def run(url: str, timeout_s: float = 20) -> tuple[smoke.Report, list[str]]:
