@@ -131,14 +131,20 @@ def failed(stack: Stack, failure: Failure) -> GitOpsError:
     return GitOpsError(f"{failure.message}; its last log lines:\n{logs_tail(stack, failure.service)}")
 
 
+def role_password_command(stack: Stack, password: str) -> tuple[list[str], dict[str, str], str]:
+    """(argv, environment, stdin) of the psql call that sets the role's password."""
+    literal = password.replace("'", "''")
+    # psql reads the statement from stdin, so the password is in no argv and no process list.
+    argv = stack.argv("exec", "-T", "db", "psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
+                      "-U", DB_USER, "-d", "postgres")
+    return argv, stack.env(password), f"ALTER ROLE {DB_USER} PASSWORD '{literal}';\n"
+
+
 def set_role_password(stack: Stack, password: str) -> None:
     """Make the database role's password the one this run generated (the volume may be older);
     over the container's trusted local socket, the statement on stdin."""
-    literal = password.replace("'", "''")
-    # psql reads the statement from stdin, so the password is in no argv and no process list.
-    run.run(stack.argv("exec", "-T", "db", "psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
-                       "-U", DB_USER, "-d", "postgres"),
-            env=stack.env(password), input_text=f"ALTER ROLE {DB_USER} PASSWORD '{literal}';\n", timeout=60)
+    argv, env, statement = role_password_command(stack, password)
+    run.run(argv, env=env, input_text=statement, timeout=60)
 
 
 def wait_healthy(stack: Stack, password: str, timeout_s: float, progress: Callable[[str], None],

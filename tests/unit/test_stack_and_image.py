@@ -53,10 +53,13 @@ def test_the_password_goes_to_the_environment_never_to_argv() -> None:
     s = stack.Stack(project="p1", port=18000, image="tasknote:x")
     generated = secrets.token_urlsafe(16)
     argv = s.argv("up", "-d")
-    assert generated not in " ".join(argv)
     assert argv[:6] == ["docker", "compose", "-f", str(stack.COMPOSE_FILE), "-p", "p1"]
     assert s.env(generated) == {"POSTGRES_PASSWORD": generated, "TASKNOTE_STACK": "p1",
                                "TASKNOTE_API_PORT": "18000", "TASKNOTE_IMAGE": "tasknote:x"}
+    # The one call whose command carries the password (setting the role's): stdin, never argv.
+    psql, env, stdin = stack.role_password_command(s, generated)
+    assert generated not in " ".join(psql)
+    assert generated in stdin and env["POSTGRES_PASSWORD"] == generated
 
 
 def test_password_is_found_in_a_container_env() -> None:
