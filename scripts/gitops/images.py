@@ -1,8 +1,8 @@
 """Build and push the app image; the pushed digest is read back from the registry, not from docker's output.
 
 `build` tags the image with its version and the git commit it was built from and sets the OCI
-labels (revision, version, source). The machine's CA bundle goes in as a BuildKit secret when it
-exists (pip inside the build needs it here; a secret mount never lands in a layer). `push` pushes
+labels (revision, version, source). The CA bundle app_image.ca_file() picks goes in as a BuildKit
+secret (pip inside the build needs it here; a secret mount never lands in a layer). `push` pushes
 every tag, then asks the registry which digest the version tag now points to: the digest we pin
 is the registry's answer, cross-checked against what `docker push` printed.
 """
@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import config, registry, run, tools
+from gitops import app_image, config, registry, run, tools
 from gitops.cluster.kind import REGISTRY_HOST
 from gitops.errors import GitOpsError
 
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PUSH_DIGEST_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 DEFAULT_IMAGE = f"{REGISTRY_HOST}/tasknote"  # kind's local registry (see clusters/kind)
 
@@ -42,16 +41,30 @@ def git_revision(repo: Path) -> str:
     return result.stdout.strip()
 
 
+def git_tag(revision: str) -> str:
+    """The tag naming the commit an image was built from (build adds it, push pushes it)."""
+    return f"git-{revision[:12]}"
+
+
+def revision_of(ref: str) -> str:
+    """The commit a locally built image says it was built from (its OCI revision label)."""
+    revision = app_image.inspect(ref).labels.get(f"{app_image.LABEL_PREFIX}revision", "")
+    if not re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise GitOpsError(
+            f"image {ref} has no git commit in its revision label; build it with ./inv images.build.")
+    return revision
+
+
 def plan(image: str, version: str, revision: str) -> Build:
     registry.parse_image_name(image)
     registry.check_tag(version)
     if not re.fullmatch(r"[0-9a-f]{40}", revision):
         raise GitOpsError(f"{revision!r} is not a full git commit id.")
-    return Build(image, version, revision, (version, f"git-{revision[:12]}"))
+    return Build(image, version, revision, (version, git_tag(revision)))
 
 
 def build_argv(docker: str, build: Build, context: Path, *, dockerfile: Path | None = None,
-               platforms: Sequence[str] = (), ca_bundle: Path = CA_BUNDLE,
+               platforms: Sequence[str] = (), ca_bundle: Path | None = None,
                source: str = "") -> list[str]:
     many = len(platforms) > 1
     argv = [docker, "buildx", "build"] if many else [docker, "build"]
@@ -71,7 +84,7 @@ def build_argv(docker: str, build: Build, context: Path, *, dockerfile: Path | N
     if many:
         # A multi-platform result cannot be loaded into the local store: the builder pushes it.
         argv += ["--push"]
-    if ca_bundle.is_file():
+    if ca_bundle is not None and ca_bundle.is_file():
         argv += ["--secret", f"id=ca,src={ca_bundle}"]
     if dockerfile is not None:
         argv += ["--file", str(dockerfile)]
@@ -88,8 +101,8 @@ def build(image: str, version: str, *, context: Path | None = None, dockerfile: 
         raise GitOpsError(f"{context} has no Dockerfile; add one or pass --context.")
     planned = plan(image, version, git_revision(repo))
     docker = str(tools.docker_engine())
-    run.stream(build_argv(docker, planned, context, dockerfile=dockerfile, platforms=platforms),
-               timeout=3600)
+    run.stream(build_argv(docker, planned, context, dockerfile=dockerfile, platforms=platforms,
+                          ca_bundle=app_image.ca_file()), timeout=3600)
     return planned
 
 

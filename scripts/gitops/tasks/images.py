@@ -48,17 +48,17 @@ def build(c: Context, version: str, image: str = "", context: str = "",
 
 
 @task(help={
-    "version": "version tag to push (the git-<sha12> tag of HEAD is pushed too)",
+    "version": "version tag to push (the git-<sha12> tag of the commit it was built from is pushed too)",
     "image": "image name, registry included (default: localhost:5001/tasknote, kind's registry)",
 })
 def push(c: Context, version: str, image: str = "") -> None:
     """Push the image's tags, then print the digest the registry serves for the version tag."""
-    from gitops import config
     from gitops import images as domain
 
     name = image or domain.DEFAULT_IMAGE
-    revision = domain.git_revision(config.ROOT)
-    digest = domain.push(name, [version, f"git-{revision[:12]}"])
+    # The commit the image was built from (its label), not HEAD: HEAD may have moved since.
+    revision = domain.revision_of(f"{name}:{version}")
+    digest = domain.push(name, [version, domain.git_tag(revision)])
     print(f"{name}:{version}@{digest}")
 
 
