@@ -58,16 +58,17 @@ def test_workflow_installing_another_kind_release_is_caught(repo: Path) -> None:
     )
     assert found(repo) == [
         (".github/workflows/planted.yaml", "tools.kind.version", "0.29.0"),
-        (".github/workflows/planted.yaml", "kind.node_image", "v1.35.0"),
+        (".github/workflows/planted.yaml", "kind.node_image", "kindest/node:v1.35.0"),
     ]
 
 
 def test_workflow_with_the_pinned_versions_passes(repo: Path) -> None:
     versions = config.load_versions(repo / "versions.yaml")
-    kind = versions["tools"]["kind"]["version"]
+    kind, node = versions["tools"]["kind"]["version"], versions["kind"]["node_image"]
     (repo / ".github" / "workflows" / "planted.yaml").write_text(
         f"on: push\njobs:\n  x:\n    steps:\n      - run: curl -fsSLo kind "
         f"https://github.com/kubernetes-sigs/kind/releases/download/v{kind}/kind-linux-amd64\n"
+        f"      - run: kind create cluster --image {node}\n"
     )
     assert found(repo) == []
 
