@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from gitops.policy.objects import is_ours, name_of, sources
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -127,21 +129,6 @@ def argocd_objects(root: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]
                 yield path, doc
 
 
-def app_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = app.get("spec") or {}
-    sources = list(spec.get("sources") or [])
-    if spec.get("source"):
-        sources.append(spec["source"])
-    return [s for s in sources if isinstance(s, dict)]
-
-
-def app_name(app: dict[str, Any]) -> str:
-    return str((app.get("metadata") or {}).get("name"))
-
-
-OWN_PATHS = ("overlays/", "argocd/")
-
-
 def check_repository(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     """Applications deploying this repository's paths, and every AppProject, name the one URL
     (and branch) of versions.yaml repository."""
@@ -150,19 +137,19 @@ def check_repository(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]
     if not url:
         return
     for path, app in argocd_objects(root, "Application"):
-        for source in app_sources(app):
-            if not str(source.get("path", "")).startswith(OWN_PATHS):
+        for source, _ in sources(app):
+            if not is_ours(source):
                 continue
             if source.get("repoURL") != url:
-                yield Mismatch(rel(root, path), f"Application {app_name(app)} repoURL",
+                yield Mismatch(rel(root, path), f"Application {name_of(app)} repoURL",
                                str(source.get("repoURL")), str(url))
             if revision and str(source.get("targetRevision")) != str(revision):
-                yield Mismatch(rel(root, path), f"Application {app_name(app)} targetRevision",
+                yield Mismatch(rel(root, path), f"Application {name_of(app)} targetRevision",
                                str(source.get("targetRevision")), str(revision))
     for path, project in argocd_objects(root, "AppProject"):
         repos = (project.get("spec") or {}).get("sourceRepos") or []
         if url not in repos:
-            yield Mismatch(rel(root, path), f"AppProject {app_name(project)} sourceRepos",
+            yield Mismatch(rel(root, path), f"AppProject {name_of(project)} sourceRepos",
                            ", ".join(map(str, repos)), str(url))
 
 
@@ -178,18 +165,18 @@ def check_platform(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     platform = {k: v for k, v in (versions.get("platform") or {}).items() if isinstance(v, dict)}
     used: set[str] = set()
     for path, app in argocd_objects(root, "Application"):
-        for source in app_sources(app):
+        for source, _ in sources(app):
             for key, entry in platform.items():
                 if entry.get("repo") != source.get("repoURL") or (
                         entry.get("chart") and entry.get("chart") != source.get("chart")):
                     continue
                 used.add(key)
-                where = f"Application {app_name(app)} targetRevision"
+                where = f"Application {name_of(app)} targetRevision"
                 if str(source.get("targetRevision")) != platform_revision(entry):
                     yield Mismatch(rel(root, path), where, str(source.get("targetRevision")),
                                    platform_revision(entry))
                 if entry.get("path") and source.get("path") != entry["path"]:
-                    yield Mismatch(rel(root, path), f"Application {app_name(app)} path",
+                    yield Mismatch(rel(root, path), f"Application {name_of(app)} path",
                                    str(source.get("path")), str(entry["path"]))
     for key, entry in platform.items():
         if key not in used and entry.get("repo"):

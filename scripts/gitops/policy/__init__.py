@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitops.render import Rendered
+if TYPE_CHECKING:  # a type only: gitops.policy.objects is imported by pins without render's imports
+    from gitops.render import Rendered
 
 SKIP_ANNOTATION = "policy.tasknote.dev/skip-"
 Doc = dict[str, Any]

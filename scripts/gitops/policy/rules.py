@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops.policy import Context, Doc, Rule, imageref
+from gitops.policy.objects import is_ours, name_of, namespace_of, sources
 
 Found = Iterator[tuple[str, str]]
 
@@ -31,7 +32,6 @@ CONFIGMAP_KEYS = frozenset({"LOG_LEVEL", "FEATURE_BETA"})  # the contract: the g
 LIVENESS_MIN_TOLERANCE_S = 30  # failureThreshold x periodSeconds before a restart
 LIVENESS_MIN_DELAY_S = 10  # without a startupProbe, wait at least this long before probing
 MUTABLE_REVISIONS = frozenset({"", "HEAD", "main", "master", "latest", "*"})
-OUR_PATHS = ("overlays/", "argocd/", "base/", "clusters/")
 
 
 # ---- shared walkers -------------------------------------------------------------------------
@@ -68,14 +68,6 @@ def label(container: dict[str, Any]) -> str:
 def pod_labels(doc: Doc) -> dict[str, str]:
     template = (doc.get("spec") or {}).get("template") or {}
     return dict((template.get("metadata") or {}).get("labels") or {})
-
-
-def namespace_of(doc: Doc) -> str:
-    return str((doc.get("metadata") or {}).get("namespace") or "")
-
-
-def name_of(doc: Doc) -> str:
-    return str((doc.get("metadata") or {}).get("name") or "")
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -379,19 +371,6 @@ def argocd_automated(doc: Doc, ctx: Context) -> Found:
     missing = [k for k in ("prune", "selfHeal") if auto.get(k) is not True]
     if missing:
         yield "spec.syncPolicy.automated", f"automated sync without {' and '.join(missing)}"
-
-
-def sources(doc: Doc) -> Iterator[tuple[dict[str, Any], str]]:
-    spec = doc.get("spec") or {}
-    if isinstance(spec.get("source"), dict):
-        yield spec["source"], "spec.source"
-    for i, source in enumerate(spec.get("sources") or []):
-        yield source, f"spec.sources[{i}]"
-
-
-def is_ours(source: dict[str, Any]) -> bool:
-    """A source inside this repository (its overlays or app-of-apps), which tracks a branch by design."""
-    return str(source.get("path", "")).lstrip("./").startswith(OUR_PATHS)
 
 
 def pinned_revision(revision: str) -> bool:
