@@ -68,12 +68,20 @@ def versions() -> dict[str, Any]:
     return load_versions()
 
 
-def version_of(*keys: str) -> Any:
-    """A value from versions.yaml by its key path, e.g. version_of("tools", "kind", "version")."""
-    node: Any = versions()
-    for depth, key in enumerate(keys):
+def lookup(data: Any, *keys: str) -> Any:
+    """The value at a key path of parsed YAML, or None when a key is missing (or the value null)."""
+    node = data
+    for key in keys:
         if not isinstance(node, dict) or key not in node:
-            where = ".".join(keys[: depth + 1])
-            raise GitOpsError(f"versions.yaml has no entry {where}; add it.")
+            return None
         node = node[key]
     return node
+
+
+def version_of(*keys: str) -> Any:
+    """A value from versions.yaml by its key path, e.g. version_of("tools", "kind", "version")."""
+    value = lookup(versions(), *keys)
+    if value is None:
+        depth = next(i for i in range(1, len(keys) + 1) if lookup(versions(), *keys[:i]) is None)
+        raise GitOpsError(f"versions.yaml has no entry {'.'.join(keys[:depth])}; add it.")
+    return value

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from gitops import config
 from gitops.policy.objects import is_ours, name_of, sources
 
 
@@ -269,15 +270,6 @@ def check_argocd_cli(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]
         yield Mismatch("versions.yaml", "tools.argocd.install release", install, f"v{cli}")
 
 
-def pinned_at(versions: dict[str, Any], dotted: str) -> str | None:
-    node: Any = versions
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return str(node)
-
-
 def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     """The schemas the validator uses are those of what runs: the Kubernetes minor, the
     kubernetes-validate release in the lock, and each CRD group's controller version."""
@@ -297,13 +289,13 @@ def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     for group, entry in sorted((schemas.get("crds") or {}).items()):
         if not isinstance(entry, dict) or not entry.get("pin"):
             continue
-        wanted_version = pinned_at(versions, str(entry["pin"]))
-        if wanted_version is None:
+        pinned = config.lookup(versions, *str(entry["pin"]).split("."))
+        if pinned is None:
             yield Mismatch("versions.yaml", f"schemas.crds.{group}.pin", str(entry["pin"]),
                            "an existing entry")
-        elif str(entry.get("version", "")).lstrip("v") != wanted_version.lstrip("v"):
+        elif str(entry.get("version", "")).lstrip("v") != str(pinned).lstrip("v"):
             yield Mismatch("versions.yaml", f"schemas.crds.{group}.version", str(entry.get("version")),
-                           wanted_version)
+                           str(pinned))
         crd_dir = root / "schemas" / "crds"
         for kind in entry.get("kinds") or [] if crd_dir.is_dir() else []:
             if not list((root / "schemas" / "crds" / str(group)).glob(f"*/{kind}.yaml")):
@@ -330,9 +322,10 @@ def check_workflows(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
         text = path.read_text(encoding="utf-8")
         for pattern, keys in WORKFLOW_DOWNLOADS.items():
-            wanted = pinned_at(versions, ".".join(keys))
-            if wanted is None:
+            pinned = config.lookup(versions, *keys)
+            if pinned is None:
                 continue
+            wanted = str(pinned)
             for match in re.finditer(pattern, text):
                 found = match.group(1).replace("%2B", "+")
                 if found != wanted:
