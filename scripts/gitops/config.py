@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
 def versions() -> dict[str, Any]:
     """The repository's versions.yaml, read once per process."""
     return load_versions()
+
+
+def minor(version: str) -> str:
+    """major.minor of a version however it is written: v1.37.1, 1.37.0, v1.37.1+k3s1 -> 1.37."""
+    return ".".join(re.findall(r"\d+", version)[:2])
 
 
 def lookup(data: Any, *keys: str) -> Any:

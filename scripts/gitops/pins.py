@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from gitops import config
+from gitops.config import minor
+from gitops.policy import imageref
 from gitops.policy.objects import is_ours, name_of, sources
 
 
@@ -55,7 +57,7 @@ def check_kubectl(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         yield Mismatch(rel(root, lock), name, str(found), wanted)
     k8s = str(versions["kubernetes"]["version"])
     client = str(versions["tools"]["kubectl"]["version"])
-    if k8s.split(".")[:2] != client.split(".")[:2]:
+    if minor(k8s) != minor(client):
         yield Mismatch("versions.yaml", "kubectl minor version", client, k8s)
 
 
@@ -236,17 +238,13 @@ def check_kind_node_image(root: Path, versions: dict[str, Any]) -> Iterator[Mism
                 yield Mismatch(rel(root, path), f"nodes[{i}].image", str(image), wanted)
 
 
-def minor(version: str) -> str:
-    return ".".join(re.findall(r"\d+", version)[:2])
-
-
 def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     """kind's node image, k3s (binary, image) and the schemas are all the pinned Kubernetes minor."""
     k8s = str((versions.get("kubernetes") or {}).get("version", ""))
     node = str((versions.get("kind") or {}).get("node_image", ""))
-    tag = node.split("@")[0].rpartition(":")[2]
-    if k8s and tag and minor(tag) != minor(k8s):
-        yield Mismatch("versions.yaml", "kind.node_image Kubernetes minor", tag, minor(k8s))
+    tag = imageref.parse(node).tag
+    if k8s and node and (tag is None or minor(tag) != minor(k8s)):
+        yield Mismatch("versions.yaml", "kind.node_image Kubernetes minor", tag or "(no tag)", minor(k8s))
     k3s = (versions.get("tools") or {}).get("k3s") or {}
     version = str(k3s.get("version", ""))
     if version:
@@ -254,9 +252,10 @@ def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mis
             yield Mismatch("versions.yaml", "tools.k3s.version Kubernetes minor", version, minor(k8s))
         if k3s.get("url") and version.replace("+", "%2B") not in str(k3s["url"]):
             yield Mismatch("versions.yaml", "tools.k3s.url version", str(k3s["url"]), version)
-        image_tag = str(k3s.get("image", "")).split("@")[0].rpartition(":")[2]
-        if image_tag and image_tag != "v" + version.replace("+", "-"):
-            yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag, "v" + version.replace("+", "-"))
+        image = str(k3s.get("image", ""))
+        image_tag, wanted_tag = imageref.parse(image).tag, "v" + version.replace("+", "-")
+        if image and image_tag != wanted_tag:
+            yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag or "(no tag)", wanted_tag)
 
 
 def check_argocd_cli(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:

@@ -89,7 +89,7 @@ def schema_source(root: Path, versions: dict[str, Any]) -> SchemaSource:
     if not version:
         raise GitOpsError("versions.yaml has no schemas.kubernetes.version; add the schema version to use.")
     wanted = str((versions.get("kubernetes") or {}).get("version", ""))
-    if wanted.split(".")[:2] != version.split(".")[:2]:
+    if config.minor(wanted) != config.minor(version):
         raise GitOpsError(
             f"versions.yaml schemas.kubernetes.version {version} is not the minor of kubernetes.version "
             f"{wanted}; use schemas of the same minor."

@@ -97,3 +97,8 @@ def test_k3s_image_tag_that_differs_from_the_binary_is_caught(repo: Path) -> Non
 def test_argocd_cli_must_be_the_release_the_cluster_runs(repo: Path) -> None:
     edit_versions(repo, 'version: "3.4.12"\n    install:', 'version: "3.4.11"\n    install:')
     assert ("versions.yaml", "tools.argocd.version", "3.4.11") in found(repo)
+
+
+def test_k3s_image_without_a_tag_is_caught(repo: Path) -> None:
+    edit_versions(repo, "image: rancher/k3s:v1.37.1-k3s1@", "image: rancher/k3s@")
+    assert found(repo) == [("versions.yaml", "tools.k3s.image tag", "(no tag)")]
