@@ -14,6 +14,7 @@ from gitops.errors import GitOpsError
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = ROOT / "versions.yaml"
+CRD_DIR = Path("schemas") / "crds"  # custom resource schemas: <group>/<version>/<Kind>.yaml
 ENVIRONMENTS = ("dev", "staging", "prod")
 CLUSTERS = ("kind", "k3s")
 
@@ -67,6 +68,13 @@ def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
 def versions() -> dict[str, Any]:
     """The repository's versions.yaml, read once per process."""
     return load_versions()
+
+
+def crd_schema_files(crd_dir: Path) -> dict[tuple[str, str, str], Path]:
+    """(group, version, Kind) -> schema file, from schemas/crds/<group>/<version>/<Kind>.yaml."""
+    if not crd_dir.is_dir():
+        return {}
+    return {(p.parent.parent.name, p.parent.name, p.stem): p for p in sorted(crd_dir.glob("*/*/*.yaml"))}
 
 
 def minor(version: str) -> str:

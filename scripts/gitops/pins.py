@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from gitops import config
-from gitops.config import minor
+from gitops.config import CRD_DIR, crd_schema_files, minor
 from gitops.policy import imageref
 from gitops.policy.objects import is_ours, name_of, sources
 
@@ -285,6 +285,8 @@ def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         found = lock_pins(lock.read_text(encoding="utf-8")).get(name.lower()) if lock.is_file() else None
         if found != wanted:
             yield Mismatch(rel(root, lock), name, str(found), wanted)
+    have_schemas = (root / CRD_DIR).is_dir()
+    schema_kinds = {(group, kind) for group, _, kind in crd_schema_files(root / CRD_DIR)}
     for group, entry in sorted((schemas.get("crds") or {}).items()):
         if not isinstance(entry, dict) or not entry.get("pin"):
             continue
@@ -295,11 +297,12 @@ def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         elif str(entry.get("version", "")).lstrip("v") != str(pinned).lstrip("v"):
             yield Mismatch("versions.yaml", f"schemas.crds.{group}.version", str(entry.get("version")),
                            str(pinned))
-        crd_dir = root / "schemas" / "crds"
-        for kind in entry.get("kinds") or [] if crd_dir.is_dir() else []:
-            if not list((root / "schemas" / "crds" / str(group)).glob(f"*/{kind}.yaml")):
+        if not have_schemas:
+            continue  # a copy of the repository without schemas/crds has no files to look for
+        for kind in entry.get("kinds") or []:
+            if (str(group), str(kind)) not in schema_kinds:
                 yield Mismatch("versions.yaml", f"schemas.crds.{group} kind {kind}", "no schema file",
-                               f"schemas/crds/{group}/<version>/{kind}.yaml")
+                               f"{CRD_DIR}/{group}/<version>/{kind}.yaml")
 
 
 # Release downloads a workflow may spell out: the version in the URL must be the pinned one.

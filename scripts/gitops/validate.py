@@ -23,11 +23,11 @@ import yaml
 from referencing import Registry, Resource
 
 from gitops import config
+from gitops.config import CRD_DIR, crd_schema_files
 from gitops.errors import GitOpsError
 from gitops.render import Rendered
 
 K8S_DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
-CRD_DIR = Path("schemas") / "crds"
 MAX_ERRORS_PER_OBJECT = 5
 # Groups whose kinds Kubernetes itself serves; "" is the core group. Anything else needs a
 # schema under schemas/crds (gateway.networking.k8s.io ends in k8s.io but is a CRD group, so
@@ -123,13 +123,6 @@ def _k8s_validator(version: str, variant: str, filename: str) -> Any:
         return None
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema, registry=_k8s_registry(version, variant))
-
-
-def crd_schema_files(crd_dir: Path) -> dict[tuple[str, str, str], Path]:
-    """(group, version, Kind) -> schema file, from schemas/crds/<group>/<version>/<Kind>.yaml."""
-    if not crd_dir.is_dir():
-        return {}
-    return {(p.parent.parent.name, p.parent.name, p.stem): p for p in sorted(crd_dir.glob("*/*/*.yaml"))}
 
 
 @functools.cache
