@@ -15,8 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from gitops import config, run, tools
+from gitops import config, files, run, tools
 from gitops.errors import GitOpsError
 
 INPUT_DIRS = ("base", "overlays", "argocd", "clusters")
@@ -135,16 +133,9 @@ def kustomize(target: Target, kubectl_path: str | None = None) -> str:
 
 
 def _write_cache(path: Path, docs: list[dict[str, Any]]) -> None:
-    """Temp file and rename, so a concurrent or interrupted run never reads half a file."""
+    """Atomically, so a concurrent or interrupted run never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(docs, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    files.atomic_write(path, json.dumps(docs, separators=(",", ":")).encode("utf-8"))
 
 
 def render_one(target: Target, key: str | None, cache_dir: Path | None, kubectl_path: str) -> Rendered:
