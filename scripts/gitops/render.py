@@ -37,8 +37,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc]
-    """SafeLoader without implicit timestamps: Kubernetes sees JSON, where a date is a string."""
+class Loader(_Base):  # type: ignore[misc]
+    """SafeLoader without implicit timestamps: Kubernetes sees JSON, where a date is a string.
+    The libyaml one when PyYAML has it. Every YAML the manifest checks read goes through it."""
 
     yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -112,7 +113,7 @@ def cache_key(tree: str, target: Target, tool_version: str) -> str:
 def parse_stream(text: str, where: str) -> list[dict[str, Any]]:
     """The objects of a multi-document YAML stream (empty documents dropped)."""
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
     except yaml.YAMLError as exc:
         raise GitOpsError(f"{where} is not valid YAML ({exc}); fix the file.") from None
     bad = [d for d in docs if not isinstance(d, dict)]

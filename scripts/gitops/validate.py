@@ -22,7 +22,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from gitops import config
+from gitops import config, render
 from gitops.config import CRD_DIR, crd_schema_files
 from gitops.errors import GitOpsError
 from gitops.render import Rendered
@@ -127,9 +127,9 @@ def _k8s_validator(version: str, variant: str, filename: str) -> Any:
 
 @functools.cache
 def _crd_validator(path: Path, version: str, variant: str, mtime_ns: int) -> Any:
-    # libyaml's loader when present: the pure-Python one was half of a cold check's validate time.
-    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    schema = yaml.load(path.read_text(encoding="utf-8"), Loader=safe_loader)  # noqa: S506 (a safe loader)
+    # render's loader: libyaml's when present (the pure-Python one was half of a cold check's
+    # validate time), and JSON-like (no implicit timestamps), as a schema is JSON.
+    schema = yaml.load(path.read_text(encoding="utf-8"), Loader=render.Loader)  # noqa: S506 (a safe loader)
     if not isinstance(schema, dict):
         raise GitOpsError(f"{path} is not a JSON schema mapping; fix the file.")
     return jsonschema.Draft202012Validator(schema, registry=_k8s_registry(version, variant))
