@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 from gitops import config, render
 from gitops.config import CRD_DIR, crd_schema_files
 from gitops.errors import GitOpsError
+from gitops.policy import objects
 from gitops.render import Rendered
 
 K8S_DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
@@ -54,11 +55,11 @@ class Problem:
 
 def object_ref(doc: dict[str, Any]) -> str:
     """kind/namespace/name (kind/name for cluster-scoped or namespace-less objects)."""
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
-    parts = [str(doc.get("kind", "?")), str(meta["namespace"]) if meta.get("namespace") else "",
-             str(meta.get("name", "?"))]
-    return "/".join(p for p in parts if p)
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    namespace = str(meta["namespace"]) if meta.get("namespace") else ""
+    return objects.ref(str(doc.get("kind", "?")), namespace, str(meta.get("name", "?")))
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:

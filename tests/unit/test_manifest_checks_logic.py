@@ -57,6 +57,7 @@ def test_field_path_and_object_ref() -> None:
     assert validate.object_ref({"kind": "Namespace", "metadata": {"name": "x"}}) == "Namespace/x"
     service = {"kind": "Service", "metadata": {"name": "a", "namespace": "n"}}
     assert validate.object_ref(service) == "Service/n/a"
+    assert validate.object_ref({"kind": "Pod", "metadata": "not a mapping"}) == "Pod/?"
 
 
 def test_tree_hash_follows_content_and_names(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitops.policy import objects
+
 if TYPE_CHECKING:  # a type only: gitops.policy.objects is imported by pins without render's imports
     from gitops.render import Rendered
 
@@ -57,7 +59,7 @@ class Finding:
 
     @property
     def ref(self) -> str:
-        return "/".join(p for p in (self.kind, self.namespace, self.name) if p)
+        return objects.ref(self.kind, self.namespace, self.name)
 
     def __str__(self) -> str:
         where = f" {self.path}" if self.path else ""

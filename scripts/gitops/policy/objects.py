@@ -21,6 +21,11 @@ def name_of(doc: Doc) -> str:
     return str((doc.get("metadata") or {}).get("name") or "")
 
 
+def ref(kind: str, namespace: str, name: str) -> str:
+    """kind/namespace/name as findings and schema problems print it (empty parts left out)."""
+    return "/".join(p for p in (kind, namespace, name) if p)
+
+
 def sources(doc: Doc) -> Iterator[tuple[dict[str, Any], str]]:
     """(source, field path) of an Argo CD Application: spec.source, then each spec.sources[i]."""
     spec = doc.get("spec") or {}
