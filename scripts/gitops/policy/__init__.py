@@ -31,6 +31,12 @@ class Context:
     def of_kind(self, *kinds: str) -> list[Doc]:
         return [d for d in self.docs if d.get("kind") in kinds]
 
+    def in_namespace(self, kind: str, namespace: str, name: str | None = None) -> list[Doc]:
+        """Objects of `kind` in `namespace` (and named `name` when given): what a rule pairs an
+        object with, e.g. the HPA of a Deployment or the ServiceAccount of a pod."""
+        return [d for d in self.of_kind(kind) if objects.namespace_of(d) == namespace
+                and (name is None or objects.name_of(d) == name)]
+
 
 Check = Callable[[Doc, Context], Iterable[tuple[str, str]]]
 
