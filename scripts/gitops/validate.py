@@ -189,7 +189,9 @@ def validators_for(root: Path | None = None, versions: dict[str, Any] | None = N
     return Validators(schema_source(root, versions))
 
 
-def validate(rendered: Sequence[Rendered], root: Path | None = None) -> list[Problem]:
-    """Every schema problem of every rendered target, in target order."""
-    validators = validators_for(root)
+def validate(rendered: Sequence[Rendered], root: Path | None = None,
+             versions: dict[str, Any] | None = None) -> list[Problem]:
+    """Every schema problem of every rendered target, in target order (versions: root's
+    versions.yaml when the caller has it parsed already)."""
+    validators = validators_for(root, versions)
     return [p for r in rendered for p in validate_docs(r.docs, r.target.name, validators)]
