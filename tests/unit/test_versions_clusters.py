@@ -42,13 +42,6 @@ def test_kind_node_image_that_differs_from_versions_yaml_is_caught(repo: Path) -
     assert found(repo) == [("clusters/kind/kind-config.yaml", "nodes[0].image", "kindest/node:v1.36.0")]
 
 
-def test_platform_application_revision_that_differs_is_caught(repo: Path) -> None:
-    path = repo / "argocd" / "platform" / "common" / "sealed-secrets.yaml"
-    path.write_text(path.read_text().replace("targetRevision: v0.33.1", "targetRevision: v0.32.0"))
-    assert found(repo) == [("argocd/platform/common/sealed-secrets.yaml",
-                            "Application platform-sealed-secrets targetRevision", "v0.32.0")]
-
-
 def test_workflow_installing_another_kind_release_is_caught(repo: Path) -> None:
     workflow = repo / ".github" / "workflows" / "planted.yaml"
     workflow.write_text(
