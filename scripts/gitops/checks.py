@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitops import config, policy, render, validate
 from gitops.errors import GitOpsError
@@ -70,6 +71,14 @@ class Report:
                 f"{len(self.failures)} policy errors; first: {first}")
 
 
+def versions_of(root: Path) -> dict[str, Any]:
+    """root's versions.yaml; this checkout's is the one config parsed already (render's kubectl
+    check read it), so a check of this checkout parses it once."""
+    if root.resolve() == config.ROOT.resolve():
+        return config.versions()
+    return config.load_versions(root / "versions.yaml")
+
+
 def rendered(root: Path, target: str = "", use_cache: bool = True) -> list[render.Rendered]:
     return render.render(render.select(render.targets(root), target), root=root, use_cache=use_cache)
 
@@ -80,7 +89,7 @@ def run(root: Path, target: str = "", *, schemas: bool = True, rules: bool = Tru
     results = rendered(root, target, use_cache)
     report = Report([r.target.name for r in results], cached=sum(r.cached for r in results))
     if schemas:
-        report.problems = validate.validate(results, root)
+        report.problems = validate.validate(results, root, versions_of(root))
     if rules:
         report.findings = policy.check(results)
     return report

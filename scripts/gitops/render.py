@@ -15,8 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from gitops import config, run, tools
+from gitops import config, files, run, tools
 from gitops.errors import GitOpsError
 
 INPUT_DIRS = ("base", "overlays", "argocd", "clusters")
@@ -39,8 +37,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc]
-    """SafeLoader without implicit timestamps: Kubernetes sees JSON, where a date is a string."""
+class Loader(_Base):  # type: ignore[misc]
+    """SafeLoader without implicit timestamps: Kubernetes sees JSON, where a date is a string.
+    The libyaml one when PyYAML has it. Every YAML the manifest checks read goes through it."""
 
     yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -114,7 +113,7 @@ def cache_key(tree: str, target: Target, tool_version: str) -> str:
 def parse_stream(text: str, where: str) -> list[dict[str, Any]]:
     """The objects of a multi-document YAML stream (empty documents dropped)."""
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
     except yaml.YAMLError as exc:
         raise GitOpsError(f"{where} is not valid YAML ({exc}); fix the file.") from None
     bad = [d for d in docs if not isinstance(d, dict)]
@@ -135,16 +134,9 @@ def kustomize(target: Target, kubectl_path: str | None = None) -> str:
 
 
 def _write_cache(path: Path, docs: list[dict[str, Any]]) -> None:
-    """Temp file and rename, so a concurrent or interrupted run never reads half a file."""
+    """Atomically, so a concurrent or interrupted run never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(docs, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    files.atomic_write(path, json.dumps(docs, separators=(",", ":")).encode("utf-8"))
 
 
 def render_one(target: Target, key: str | None, cache_dir: Path | None, kubectl_path: str) -> Rendered:

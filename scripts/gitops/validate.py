@@ -22,12 +22,13 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from gitops import config
+from gitops import config, render
+from gitops.config import CRD_DIR, crd_schema_files
 from gitops.errors import GitOpsError
+from gitops.policy import objects
 from gitops.render import Rendered
 
 K8S_DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
-CRD_DIR = Path("schemas") / "crds"
 MAX_ERRORS_PER_OBJECT = 5
 # Groups whose kinds Kubernetes itself serves; "" is the core group. Anything else needs a
 # schema under schemas/crds (gateway.networking.k8s.io ends in k8s.io but is a CRD group, so
@@ -54,11 +55,11 @@ class Problem:
 
 def object_ref(doc: dict[str, Any]) -> str:
     """kind/namespace/name (kind/name for cluster-scoped or namespace-less objects)."""
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
-    parts = [str(doc.get("kind", "?")), str(meta["namespace"]) if meta.get("namespace") else "",
-             str(meta.get("name", "?"))]
-    return "/".join(p for p in parts if p)
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    namespace = str(meta["namespace"]) if meta.get("namespace") else ""
+    return objects.ref(str(doc.get("kind", "?")), namespace, str(meta.get("name", "?")))
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -89,7 +90,7 @@ def schema_source(root: Path, versions: dict[str, Any]) -> SchemaSource:
     if not version:
         raise GitOpsError("versions.yaml has no schemas.kubernetes.version; add the schema version to use.")
     wanted = str((versions.get("kubernetes") or {}).get("version", ""))
-    if wanted.split(".")[:2] != version.split(".")[:2]:
+    if config.minor(wanted) != config.minor(version):
         raise GitOpsError(
             f"versions.yaml schemas.kubernetes.version {version} is not the minor of kubernetes.version "
             f"{wanted}; use schemas of the same minor."
@@ -125,18 +126,11 @@ def _k8s_validator(version: str, variant: str, filename: str) -> Any:
     return jsonschema.Draft202012Validator(schema, registry=_k8s_registry(version, variant))
 
 
-def crd_schema_files(crd_dir: Path) -> dict[tuple[str, str, str], Path]:
-    """(group, version, Kind) -> schema file, from schemas/crds/<group>/<version>/<Kind>.yaml."""
-    if not crd_dir.is_dir():
-        return {}
-    return {(p.parent.parent.name, p.parent.name, p.stem): p for p in sorted(crd_dir.glob("*/*/*.yaml"))}
-
-
 @functools.cache
 def _crd_validator(path: Path, version: str, variant: str, mtime_ns: int) -> Any:
-    # libyaml's loader when present: the pure-Python one was half of a cold check's validate time.
-    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    schema = yaml.load(path.read_text(encoding="utf-8"), Loader=safe_loader)  # noqa: S506 (a safe loader)
+    # render's loader: libyaml's when present (the pure-Python one was half of a cold check's
+    # validate time), and JSON-like (no implicit timestamps), as a schema is JSON.
+    schema = yaml.load(path.read_text(encoding="utf-8"), Loader=render.Loader)  # noqa: S506 (a safe loader)
     if not isinstance(schema, dict):
         raise GitOpsError(f"{path} is not a JSON schema mapping; fix the file.")
     return jsonschema.Draft202012Validator(schema, registry=_k8s_registry(version, variant))
@@ -195,7 +189,9 @@ def validators_for(root: Path | None = None, versions: dict[str, Any] | None = N
     return Validators(schema_source(root, versions))
 
 
-def validate(rendered: Sequence[Rendered], root: Path | None = None) -> list[Problem]:
-    """Every schema problem of every rendered target, in target order."""
-    validators = validators_for(root)
+def validate(rendered: Sequence[Rendered], root: Path | None = None,
+             versions: dict[str, Any] | None = None) -> list[Problem]:
+    """Every schema problem of every rendered target, in target order (versions: root's
+    versions.yaml when the caller has it parsed already)."""
+    validators = validators_for(root, versions)
     return [p for r in rendered for p in validate_docs(r.docs, r.target.name, validators)]

@@ -26,3 +26,10 @@ def test_version_of_names_the_missing_key() -> None:
     assert config.version_of("tools", "kubectl", "version") == pinned
     with pytest.raises(GitOpsError, match=r"versions.yaml has no entry tools\.nope; add it\."):
         config.version_of("tools", "nope", "version")
+
+
+def test_lookup_is_none_for_a_missing_key() -> None:
+    data = {"tools": {"kind": {"version": "0.31.0"}}}
+    assert config.lookup(data, "tools", "kind", "version") == "0.31.0"
+    assert config.lookup(data, "tools", "nope", "version") is None
+    assert config.lookup(data, "tools", "kind", "version", "deeper") is None

@@ -57,6 +57,7 @@ def test_field_path_and_object_ref() -> None:
     assert validate.object_ref({"kind": "Namespace", "metadata": {"name": "x"}}) == "Namespace/x"
     service = {"kind": "Service", "metadata": {"name": "a", "namespace": "n"}}
     assert validate.object_ref(service) == "Service/n/a"
+    assert validate.object_ref({"kind": "Pod", "metadata": "not a mapping"}) == "Pod/?"
 
 
 def test_tree_hash_follows_content_and_names(tmp_path: Path) -> None:
@@ -68,9 +69,10 @@ def test_tree_hash_follows_content_and_names(tmp_path: Path) -> None:
     second = render.tree_hash(tmp_path)
     assert second != first
     (tmp_path / "base" / "a.yaml").rename(tmp_path / "base" / "b.yaml")
-    assert render.tree_hash(tmp_path) not in (first, second)
+    third = render.tree_hash(tmp_path)
+    assert third not in (first, second)
     (tmp_path / "elsewhere.txt").write_text("not an input\n")
-    assert render.tree_hash(tmp_path) == render.tree_hash(tmp_path)
+    assert render.tree_hash(tmp_path) == third
 
 
 def test_cache_key_differs_per_target_and_tool() -> None:

@@ -5,6 +5,11 @@ from pathlib import Path
 
 import pytest
 from gitops import config, pins
+from support.repocopy import copy_repo
+
+# What the pin checks read outside apps/; the lock and Dockerfile tests use repo_copy, which also
+# copies every Dockerfile and compose file.
+COPIED = ("versions.yaml", "requirements.lock", "clusters", "argocd", "base", "schemas", ".github")
 
 
 @pytest.fixture
@@ -21,6 +26,15 @@ def repo_copy(tmp_path: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
     return tmp_path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return copy_repo(tmp_path, COPIED)
+
+
+def found(root: Path) -> list[pins.Mismatch]:
+    return pins.mismatches(root, config.load_versions(root / "versions.yaml"))
 
 
 def test_repository_agrees_with_versions_yaml() -> None:
@@ -55,44 +69,45 @@ def test_lock_pins_normalise_names() -> None:
     assert pins.lock_pins(text) == {"ruamel-yaml": "0.19.1", "psycopg": "3.3.9"}
 
 
-def test_planted_platform_chart_bump_without_versions_yaml_is_caught(repo_copy: Path) -> None:
-    app = repo_copy / "argocd" / "platform" / "k3s" / "traefik.yaml"
+def test_planted_platform_chart_bump_without_versions_yaml_is_caught(repo: Path) -> None:
+    app = repo / "argocd" / "platform" / "k3s" / "traefik.yaml"
     app.write_text(app.read_text().replace("targetRevision: 37.3.0", "targetRevision: 37.2.0"))
-    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
-    assert [(m.file, m.found, m.expected) for m in found] == [
+    assert [(m.file, m.found, m.expected) for m in found(repo)] == [
         ("argocd/platform/k3s/traefik.yaml", "37.2.0", "37.3.0")
     ]
 
 
-def test_planted_argocd_tag_that_differs_from_the_bootstrap_install_is_caught(repo_copy: Path) -> None:
-    app = repo_copy / "argocd" / "platform" / "common" / "argocd.yaml"
-    app.write_text(app.read_text().replace("targetRevision: v3.4.12", "targetRevision: v3.4.11"))
-    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
-    assert [(m.file, m.what, m.found) for m in found] == [
-        ("argocd/platform/common/argocd.yaml", "Application platform-argocd targetRevision", "v3.4.11")
+# Argo CD and Sealed Secrets are both Git-sourced platform entries (tag v<version>): one
+# check_platform path, two distinct pins.
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("argocd", "v3.4.12", "v3.4.11"),  # must also be the release the bootstrap installs
+    ("sealed-secrets", "v0.33.1", "v0.32.0"),
+])
+def test_planted_git_platform_tag_that_differs_is_caught(repo: Path, name: str, old: str, new: str) -> None:
+    app = repo / "argocd" / "platform" / "common" / f"{name}.yaml"
+    app.write_text(app.read_text().replace(f"targetRevision: {old}", f"targetRevision: {new}"))
+    assert [(m.file, m.what, m.found) for m in found(repo)] == [
+        (f"argocd/platform/common/{name}.yaml", f"Application platform-{name} targetRevision", new)
     ]
 
 
-def test_planted_foreign_repository_url_is_caught(repo_copy: Path) -> None:
-    app = repo_copy / "argocd" / "apps" / "dev" / "application.yaml"
+def test_planted_foreign_repository_url_is_caught(repo: Path) -> None:
+    app = repo / "argocd" / "apps" / "dev" / "application.yaml"
     url = config.load_versions()["repository"]["url"]
     app.write_text(app.read_text().replace(url, "https://github.com/someone/fork.git"))
-    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
-    assert [(m.file, m.what, m.found) for m in found] == [
+    assert [(m.file, m.what, m.found) for m in found(repo)] == [
         ("argocd/apps/dev/application.yaml", "Application tasknote-dev repoURL", "https://github.com/someone/fork.git")
     ]
 
 
-def test_platform_pin_that_no_application_uses_is_caught(repo_copy: Path) -> None:
-    (repo_copy / "argocd" / "platform" / "kind" / "ingress-nginx.yaml").unlink()
-    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
-    assert [(m.file, m.what) for m in found] == [("versions.yaml", "platform.ingress_nginx")]
+def test_platform_pin_that_no_application_uses_is_caught(repo: Path) -> None:
+    (repo / "argocd" / "platform" / "kind" / "ingress-nginx.yaml").unlink()
+    assert [(m.file, m.what) for m in found(repo)] == [("versions.yaml", "platform.ingress_nginx")]
 
 
-def test_unpinned_third_party_image_in_base_is_caught(repo_copy: Path) -> None:
-    planted = repo_copy / "base" / "planted" / "cache.yaml"
+def test_unpinned_third_party_image_in_base_is_caught(repo: Path) -> None:
+    planted = repo / "base" / "planted" / "cache.yaml"
     planted.parent.mkdir(parents=True)
     planted.write_text("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
                        "        - {name: c, image: 'redis:8'}\n        - {name: app, image: tasknote}\n")
-    found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
-    assert [(m.file, m.found) for m in found] == [("base/planted/cache.yaml", "redis:8")]
+    assert [(m.file, m.found) for m in found(repo)] == [("base/planted/cache.yaml", "redis:8")]

@@ -42,13 +42,6 @@ def test_kind_node_image_that_differs_from_versions_yaml_is_caught(repo: Path) -
     assert found(repo) == [("clusters/kind/kind-config.yaml", "nodes[0].image", "kindest/node:v1.36.0")]
 
 
-def test_platform_application_revision_that_differs_is_caught(repo: Path) -> None:
-    path = repo / "argocd" / "platform" / "common" / "sealed-secrets.yaml"
-    path.write_text(path.read_text().replace("targetRevision: v0.33.1", "targetRevision: v0.32.0"))
-    assert found(repo) == [("argocd/platform/common/sealed-secrets.yaml",
-                            "Application platform-sealed-secrets targetRevision", "v0.32.0")]
-
-
 def test_workflow_installing_another_kind_release_is_caught(repo: Path) -> None:
     workflow = repo / ".github" / "workflows" / "planted.yaml"
     workflow.write_text(
@@ -58,16 +51,17 @@ def test_workflow_installing_another_kind_release_is_caught(repo: Path) -> None:
     )
     assert found(repo) == [
         (".github/workflows/planted.yaml", "tools.kind.version", "0.29.0"),
-        (".github/workflows/planted.yaml", "kind.node_image", "v1.35.0"),
+        (".github/workflows/planted.yaml", "kind.node_image", "kindest/node:v1.35.0"),
     ]
 
 
 def test_workflow_with_the_pinned_versions_passes(repo: Path) -> None:
     versions = config.load_versions(repo / "versions.yaml")
-    kind = versions["tools"]["kind"]["version"]
+    kind, node = versions["tools"]["kind"]["version"], versions["kind"]["node_image"]
     (repo / ".github" / "workflows" / "planted.yaml").write_text(
         f"on: push\njobs:\n  x:\n    steps:\n      - run: curl -fsSLo kind "
         f"https://github.com/kubernetes-sigs/kind/releases/download/v{kind}/kind-linux-amd64\n"
+        f"      - run: kind create cluster --image {node}\n"
     )
     assert found(repo) == []
 
@@ -96,3 +90,8 @@ def test_k3s_image_tag_that_differs_from_the_binary_is_caught(repo: Path) -> Non
 def test_argocd_cli_must_be_the_release_the_cluster_runs(repo: Path) -> None:
     edit_versions(repo, 'version: "3.4.12"\n    install:', 'version: "3.4.11"\n    install:')
     assert ("versions.yaml", "tools.argocd.version", "3.4.11") in found(repo)
+
+
+def test_k3s_image_without_a_tag_is_caught(repo: Path) -> None:
+    edit_versions(repo, "image: rancher/k3s:v1.37.1-k3s1@", "image: rancher/k3s@")
+    assert found(repo) == [("versions.yaml", "tools.k3s.image tag", "(no tag)")]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitops.render import Rendered
+from gitops.policy import objects
+
+if TYPE_CHECKING:  # a type only: gitops.policy.objects is imported by pins without render's imports
+    from gitops.render import Rendered
 
 SKIP_ANNOTATION = "policy.tasknote.dev/skip-"
 Doc = dict[str, Any]
@@ -27,6 +30,12 @@ class Context:
 
     def of_kind(self, *kinds: str) -> list[Doc]:
         return [d for d in self.docs if d.get("kind") in kinds]
+
+    def in_namespace(self, kind: str, namespace: str, name: str | None = None) -> list[Doc]:
+        """Objects of `kind` in `namespace` (and named `name` when given): what a rule pairs an
+        object with, e.g. the HPA of a Deployment or the ServiceAccount of a pod."""
+        return [d for d in self.of_kind(kind) if objects.namespace_of(d) == namespace
+                and (name is None or objects.name_of(d) == name)]
 
 
 Check = Callable[[Doc, Context], Iterable[tuple[str, str]]]
@@ -56,7 +65,7 @@ class Finding:
 
     @property
     def ref(self) -> str:
-        return "/".join(p for p in (self.kind, self.namespace, self.name) if p)
+        return objects.ref(self.kind, self.namespace, self.name)
 
     def __str__(self) -> str:
         where = f" {self.path}" if self.path else ""

@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from gitops.policy import Context, Doc, Rule, imageref
+from gitops.policy import Check, Context, Doc, Rule, imageref
+from gitops.policy.objects import is_ours, name_of, namespace_of, sources
 
 Found = Iterator[tuple[str, str]]
 
@@ -31,7 +32,6 @@ CONFIGMAP_KEYS = frozenset({"LOG_LEVEL", "FEATURE_BETA"})  # the contract: the g
 LIVENESS_MIN_TOLERANCE_S = 30  # failureThreshold x periodSeconds before a restart
 LIVENESS_MIN_DELAY_S = 10  # without a startupProbe, wait at least this long before probing
 MUTABLE_REVISIONS = frozenset({"", "HEAD", "main", "master", "latest", "*"})
-OUR_PATHS = ("overlays/", "argocd/", "base/", "clusters/")
 
 
 # ---- shared walkers -------------------------------------------------------------------------
@@ -70,14 +70,6 @@ def pod_labels(doc: Doc) -> dict[str, str]:
     return dict((template.get("metadata") or {}).get("labels") or {})
 
 
-def namespace_of(doc: Doc) -> str:
-    return str((doc.get("metadata") or {}).get("namespace") or "")
-
-
-def name_of(doc: Doc) -> str:
-    return str((doc.get("metadata") or {}).get("name") or "")
-
-
 # ---- images ---------------------------------------------------------------------------------
 
 def image_tag(doc: Doc, ctx: Context) -> Found:
@@ -110,18 +102,18 @@ def resources(doc: Doc, ctx: Context) -> Found:
             yield f"{path}.resources", f"{label(container)} has no {', '.join(missing)}"
 
 
-def readiness(doc: Doc, ctx: Context) -> Found:
-    if doc.get("kind") in LONG_RUNNING:
-        for container, path in containers(doc, init=False):
-            if not container.get("readinessProbe"):
-                yield f"{path}.readinessProbe", f"{label(container)} has no readinessProbe"
+def missing_probe(field: str) -> Check:
+    """A check that every container of a long-running workload has the probe `field`."""
+    def check(doc: Doc, ctx: Context) -> Found:
+        if doc.get("kind") in LONG_RUNNING:
+            for container, path in containers(doc, init=False):
+                if not container.get(field):
+                    yield f"{path}.{field}", f"{label(container)} has no {field}"
+    return check
 
 
-def liveness(doc: Doc, ctx: Context) -> Found:
-    if doc.get("kind") in LONG_RUNNING:
-        for container, path in containers(doc, init=False):
-            if not container.get("livenessProbe"):
-                yield f"{path}.livenessProbe", f"{label(container)} has no livenessProbe"
+readiness = missing_probe("readinessProbe")
+liveness = missing_probe("livenessProbe")
 
 
 def tolerance_s(probe: dict[str, Any]) -> int:
@@ -306,8 +298,8 @@ def database_statefulset(doc: Doc, ctx: Context) -> Found:
 # ---- availability ---------------------------------------------------------------------------
 
 def hpa_for(doc: Doc, ctx: Context) -> list[Doc]:
-    return [h for h in ctx.of_kind("HorizontalPodAutoscaler") if namespace_of(h) == namespace_of(doc)
-            and ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == name_of(doc)
+    return [h for h in ctx.in_namespace("HorizontalPodAutoscaler", namespace_of(doc))
+            if ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == name_of(doc)
             and ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == doc.get("kind")]
 
 
@@ -324,8 +316,8 @@ def pdb_for_replicas(doc: Doc, ctx: Context) -> Found:
     if replicas < 2:
         return
     labels = pod_labels(doc)
-    budgets = [p for p in ctx.of_kind("PodDisruptionBudget") if namespace_of(p) == namespace_of(doc)
-               and selects((p.get("spec") or {}).get("selector") or {}, labels)]
+    budgets = [p for p in ctx.in_namespace("PodDisruptionBudget", namespace_of(doc))
+               if selects((p.get("spec") or {}).get("selector") or {}, labels)]
     if not budgets:
         yield "spec.replicas", f"{replicas} replicas and no PodDisruptionBudget selects their pods"
 
@@ -338,8 +330,8 @@ def hpa_cpu_request(doc: Doc, ctx: Context) -> Found:
     if not uses_cpu:
         return
     ref = spec.get("scaleTargetRef") or {}
-    targets = [d for d in ctx.of_kind(str(ref.get("kind"))) if name_of(d) == ref.get("name")
-               and namespace_of(d) == namespace_of(doc)]
+    name = ref.get("name")
+    targets = ctx.in_namespace(str(ref.get("kind")), namespace_of(doc), name) if isinstance(name, str) else []
     if not targets:
         yield "spec.scaleTargetRef", f"its target {ref.get('kind')}/{ref.get('name')} is not in this render"
         return
@@ -358,8 +350,7 @@ def service_account_token(doc: Doc, ctx: Context) -> Found:
     if spec.get("automountServiceAccountToken") is False:
         return
     account = str(spec.get("serviceAccountName") or "default")
-    accounts = [a for a in ctx.of_kind("ServiceAccount")
-                if name_of(a) == account and namespace_of(a) == namespace_of(doc)]
+    accounts = ctx.in_namespace("ServiceAccount", namespace_of(doc), account)
     if spec.get("automountServiceAccountToken") is None and accounts and \
             accounts[0].get("automountServiceAccountToken") is False:
         return
@@ -379,19 +370,6 @@ def argocd_automated(doc: Doc, ctx: Context) -> Found:
     missing = [k for k in ("prune", "selfHeal") if auto.get(k) is not True]
     if missing:
         yield "spec.syncPolicy.automated", f"automated sync without {' and '.join(missing)}"
-
-
-def sources(doc: Doc) -> Iterator[tuple[dict[str, Any], str]]:
-    spec = doc.get("spec") or {}
-    if isinstance(spec.get("source"), dict):
-        yield spec["source"], "spec.source"
-    for i, source in enumerate(spec.get("sources") or []):
-        yield source, f"spec.sources[{i}]"
-
-
-def is_ours(source: dict[str, Any]) -> bool:
-    """A source inside this repository (its overlays or app-of-apps), which tracks a branch by design."""
-    return str(source.get("path", "")).lstrip("./").startswith(OUR_PATHS)
 
 
 def pinned_revision(revision: str) -> bool:

@@ -1,5 +1,6 @@
 """Every rule fires on its failing fixture and stays quiet on its passing one; pass fixtures are
-clean of every rule. Pure Python (no kubectl), but the fixtures live with the manifests tier."""
+clean of every rule. Pure Python (no kubectl), so it runs with the unit tier; the fixtures stay
+with the manifests tier and are read from there by path."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import yaml
 from gitops import policy
 from gitops.policy.rules import RULES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "policy"
+FIXTURES = Path(__file__).parents[1] / "manifests" / "fixtures" / "policy"
 
 
 def fixture(rule_id: str, which: str) -> Path:
@@ -55,12 +56,15 @@ def test_pass_fixture_is_clean_of_every_rule(rule: policy.Rule) -> None:
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.id}-{r.name}")
 def test_annotation_with_a_reason_suppresses_only_that_rule(rule: policy.Rule) -> None:
     docs = load(rule.id, "fail")
+    before = policy.check_docs(docs, "fixture", "prod")
+    assert any(f.rule == rule.id for f in before)
     for doc in docs:
         meta = doc.setdefault("metadata", {})
         assert isinstance(meta, dict)
         reason = "fixture: accepted on purpose"
         meta.setdefault("annotations", {})[f"{policy.SKIP_ANNOTATION}{rule.id}"] = reason
     assert policy.check_docs(docs, "fixture", "prod", [rule]) == []
+    assert policy.check_docs(docs, "fixture", "prod") == [f for f in before if f.rule != rule.id]
 
 
 def test_policy_readme_lists_every_rule() -> None:
