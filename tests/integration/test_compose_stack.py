@@ -4,19 +4,13 @@ leaves nothing behind."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from gitops import run, stack
 from gitops.cluster.smoke import describe_report, run_smoke
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from support.ports import free_port
 
 
 @pytest.fixture(scope="module")

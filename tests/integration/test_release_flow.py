@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from gitops.errors import GitOpsError
 from gitops.overlays import Pin
 from gitops.release import Options
 from support.localhttp import QuietHandler, serve
+from support.ports import free_port
 from support.registry import running_registry
 from support.repocopy import copy_repo
 
@@ -269,12 +269,6 @@ def test_rollback_puts_back_the_previous_pin(repo: Repo, pushed: dict[str, str])
 # Bad input: one sentence, non-zero, and the tree (and refs, local and remote) exactly as before
 # ---------------------------------------------------------------------------------------------
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def branch_for(pushed: dict[str, str]) -> str:
     return f"release/dev/tasknote-1.1.0-{pushed['1.1.0'][7:19]}"
 
@@ -344,7 +338,7 @@ def test_existing_remote_branch(repo: Repo, pushed: dict[str, str], github_stand
 
 
 def test_network_error_reaching_the_registry(repo: Repo) -> None:
-    port = closed_port()
+    port = free_port()
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", f"127.0.0.1:{port}", opts=options(repo)),
             f"cannot reach 127.0.0.1:{port}")
 
@@ -374,6 +368,6 @@ def test_pull_request_refused_rolls_back_the_pushed_branch(repo: Repo, github_st
 
 
 def test_github_unreachable_rolls_back(repo: Repo, github_stand_in: GitHubStandIn) -> None:
-    github_stand_in.url = f"http://127.0.0.1:{closed_port()}"
+    github_stand_in.url = f"http://127.0.0.1:{free_port()}"
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
             "cannot reach the GitHub API")

@@ -18,6 +18,7 @@ import pytest
 from gitops import registry
 from gitops.errors import GitOpsError
 from support.localhttp import QuietHandler, serve
+from support.ports import free_port
 
 INDEX = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                     "manifests": []}).encode()
@@ -202,11 +203,7 @@ def test_a_body_that_is_not_a_manifest_is_refused(stand_in: tuple[str, Behaviour
 
 
 def test_network_error_is_one_sentence() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on: bind, note, close
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with pytest.raises(GitOpsError) as info:
         resolve(f"127.0.0.1:{port}")
     assert str(info.value).startswith(f"cannot reach 127.0.0.1:{port} (ConnectionError after 4 attempts)")
