@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,23 +21,10 @@ import httpx
 import psycopg
 import pytest
 from support.ports import free_port
+from support.wait import wait_until
 
 PG_IMAGE = "postgres:17-trixie"
 REDIS_IMAGE = "redis:8-trixie"
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last!r})")
 
 
 @dataclass
