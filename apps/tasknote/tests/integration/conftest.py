@@ -45,6 +45,13 @@ class Postgres:
 
         wait_until(ok, timeout, "PostgreSQL to accept connections", 0.3)
 
+    def empty_database(self) -> str:
+        """Create a new database with no tables (not migrated) and return its URL."""
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
 
 @dataclass
 class Redis:
@@ -101,10 +108,7 @@ def redis_server() -> Iterator[Redis]:
 @pytest.fixture
 def db_url(postgres: Postgres) -> str:
     """A new, migrated database for this test only."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres.url(name)
+    url = postgres.empty_database()
     run_cli(["migrate"], {"DATABASE_URL": url}, check=True)
     return url
 

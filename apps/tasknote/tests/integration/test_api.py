@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import psycopg
 import pytest
 
 
@@ -64,10 +63,7 @@ def test_health_ready_metrics_openapi(tn, db_url, start_api):
 
 
 def test_ready_is_false_until_migrations_are_applied(tn, postgres, start_api):
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres.url(name)
+    url = postgres.empty_database()
     api = start_api(url)
     resp = httpx.get(f"{api.base_url}/ready")
     assert resp.status_code == 503 and resp.json()["status"] == "migrations pending"
