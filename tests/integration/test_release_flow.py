@@ -24,16 +24,13 @@ from gitops import config, images, overlays, release, run, tools
 from gitops.errors import GitOpsError
 from gitops.overlays import Pin
 from gitops.release import Options
+from support.gitrepo import git
 from support.localhttp import QuietHandler, serve
 from support.ports import free_port
 from support.registry import running_registry
 from support.repocopy import copy_repo
 
 TOKEN = "stand-in-github-token"
-
-
-def git(repo: Path, *args: str) -> str:
-    return run.run(["git", *args], cwd=repo).stdout.strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,8 +55,7 @@ def pushed(registry_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             (context / "Dockerfile").write_text(
                 f"FROM debian:trixie-slim\nRUN echo 'tasknote {version}' > /version\n")
             git(context, "init", "-q")
-            git(context, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q",
-                "--allow-empty", "-m", "context")
+            git(context, "commit", "-q", "--allow-empty", "-m", "context")
             build = images.build(image, version, context=context, repo=context)
             built += list(build.refs)
             digests[version] = images.push(image, list(build.tags))
