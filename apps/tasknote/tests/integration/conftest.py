@@ -258,4 +258,5 @@ def tn() -> object:
         wait_until=wait_until,
         run_cli=run_cli,
         free_port=free_port,
+        redis_image=REDIS_IMAGE,
     )
