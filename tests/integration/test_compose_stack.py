@@ -44,6 +44,8 @@ def test_the_password_is_in_no_container_argv(compose_stack: stack.Stack) -> Non
     assert password
     ids = run.run(["docker", "ps", "-aq", "--filter",
                    f"label=com.docker.compose.project={compose_stack.project}"]).stdout.split()
+    # db, cache, api, worker and the exited migrate: an empty list would pass the loop vacuously.
+    assert len(ids) == 5, ids
     for cid in ids:
         args = run.run(["docker", "inspect", "--format", "{{json .Config.Cmd}} {{json .Args}}", cid]).stdout
         assert password not in args
