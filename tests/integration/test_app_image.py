@@ -4,13 +4,12 @@ no secrets in its configuration, no shell."""
 from __future__ import annotations
 
 import re
-import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from gitops import app_image, run
+from support.containers import running_container
 
 # The API starts without a database (/healthz needs none); nothing listens on port 1.
 NO_DB = "postgresql://tasknote@127.0.0.1:1/tasknote"
@@ -30,27 +29,12 @@ def python_in(image: str, code: str) -> run.Result:
 @pytest.fixture
 def api_container(tasknote_image: str) -> Iterator[tuple[str, str]]:
     """`tasknote api` from the image's own entrypoint, read-only, published on a free port."""
-    name = f"tasknote-it-{uuid.uuid4().hex[:8]}"
-    try:
-        docker("run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp",
-               "-e", f"DATABASE_URL={NO_DB}", "-e", "SHUTDOWN_DELAY_SECONDS=0",
-               "-p", "127.0.0.1::8000", tasknote_image)
-        port = docker("port", name, "8000").stdout.split(":")[-1].split()[0]
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                logs = docker("logs", "--tail", "20", name, check=False)
-                pytest.fail(f"the API did not answer /healthz within 30 s:\n{logs.stdout}{logs.stderr}")
-            time.sleep(0.3)
-        yield name, url
-    finally:
-        docker("rm", "-f", name, check=False)
+    def ready(host: str) -> bool:
+        return httpx.get(f"http://{host}/healthz", timeout=2).status_code == 200
+
+    args = ["--read-only", "--tmpfs", "/tmp", "-e", f"DATABASE_URL={NO_DB}", "-e", "SHUTDOWN_DELAY_SECONDS=0"]
+    with running_container(tasknote_image, 8000, args, ready=ready) as api:
+        yield api.name, f"http://{api.host}"
 
 
 def test_image_runs_as_uid_65532_and_its_root_filesystem_can_be_read_only(tasknote_image: str) -> None:
@@ -88,12 +72,11 @@ def test_tini_is_pid_1_and_the_api_stops_within_2_s_of_docker_stop(api_container
     name, _ = api_container
     cmdline = docker("exec", name, "python", "-c", "print(open('/proc/1/cmdline').read().split(chr(0))[0])")
     assert cmdline.stdout.strip() == "/usr/local/bin/tini"
-    started = time.monotonic()
-    docker("stop", name, timeout=30)
-    took = time.monotonic() - started
+    # docker stop sends SIGTERM and, 2 s later, SIGKILL (exit code 137): exit code 0 proves the
+    # API ended cleanly on SIGTERM within those 2 s, with no wall-clock measurement in the test.
+    docker("stop", "--time", "2", name, timeout=30)
     state = docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
-    assert took < 2, f"docker stop took {took:.1f} s"
-    assert state == "0", "SIGTERM must end the API cleanly, not by docker's SIGKILL"
+    assert state == "0", f"SIGTERM must end the API cleanly within 2 s, not by SIGKILL (exit {state})"
 
 
 def test_oci_labels_carry_source_revision_and_version(tasknote_image: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +24,13 @@ from gitops import config, images, overlays, release, run, tools
 from gitops.errors import GitOpsError
 from gitops.overlays import Pin
 from gitops.release import Options
+from support.gitrepo import git
 from support.localhttp import QuietHandler, serve
+from support.ports import free_port
 from support.registry import running_registry
 from support.repocopy import copy_repo
 
 TOKEN = "stand-in-github-token"
-
-
-def git(repo: Path, *args: str) -> str:
-    return run.run(["git", *args], cwd=repo).stdout.strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,8 +55,7 @@ def pushed(registry_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             (context / "Dockerfile").write_text(
                 f"FROM debian:trixie-slim\nRUN echo 'tasknote {version}' > /version\n")
             git(context, "init", "-q")
-            git(context, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q",
-                "--allow-empty", "-m", "context")
+            git(context, "commit", "-q", "--allow-empty", "-m", "context")
             build = images.build(image, version, context=context, repo=context)
             built += list(build.refs)
             digests[version] = images.push(image, list(build.tags))
@@ -269,12 +265,6 @@ def test_rollback_puts_back_the_previous_pin(repo: Repo, pushed: dict[str, str])
 # Bad input: one sentence, non-zero, and the tree (and refs, local and remote) exactly as before
 # ---------------------------------------------------------------------------------------------
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def branch_for(pushed: dict[str, str]) -> str:
     return f"release/dev/tasknote-1.1.0-{pushed['1.1.0'][7:19]}"
 
@@ -344,7 +334,7 @@ def test_existing_remote_branch(repo: Repo, pushed: dict[str, str], github_stand
 
 
 def test_network_error_reaching_the_registry(repo: Repo) -> None:
-    port = closed_port()
+    port = free_port()
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", f"127.0.0.1:{port}", opts=options(repo)),
             f"cannot reach 127.0.0.1:{port}")
 
@@ -374,6 +364,6 @@ def test_pull_request_refused_rolls_back_the_pushed_branch(repo: Repo, github_st
 
 
 def test_github_unreachable_rolls_back(repo: Repo, github_stand_in: GitHubStandIn) -> None:
-    github_stand_in.url = f"http://127.0.0.1:{closed_port()}"
+    github_stand_in.url = f"http://127.0.0.1:{free_port()}"
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
             "cannot reach the GitHub API")

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from gitops import registry
 from gitops.errors import GitOpsError
+from support.localhttp import QuietHandler, serve
+from support.ports import free_port
 
 INDEX = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                     "manifests": []}).encode()
@@ -41,11 +41,13 @@ class Behaviour:
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
 
-def make_handler(b: Behaviour) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+MANIFEST_PATHS = ("/v2/acme/app/manifests/1.0", f"/v2/acme/app/manifests/{INDEX_DIGEST}")
+INDEX_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json",
+               "application/vnd.oci.image.index.v1+json")
 
+
+def make_handler(b: Behaviour) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             for key, value in (headers or {}).items():
@@ -75,9 +77,9 @@ def make_handler(b: Behaviour) -> type[BaseHTTPRequestHandler]:
             if b.fail_first > 0:
                 b.fail_first -= 1
                 return self.reply(b.fail_status, b"", {"Retry-After": b.retry_after} if b.retry_after else {})
-            if self.path in ("/v2/acme/app/manifests/1.0", f"/v2/acme/app/manifests/{INDEX_DIGEST}"):
-                assert "application/vnd.docker.distribution.manifest.list.v2+json" in self.headers["Accept"]
-                assert "application/vnd.oci.image.index.v1+json" in self.headers["Accept"]
+            if self.path in MANIFEST_PATHS:
+                # The Accept header is checked in the test body (assert_asked_for_indexes): an
+                # assert here would fail in the server thread and look like a connection error.
                 return self.reply(200, INDEX, {"Content-Type": b.media_type,
                                                "Docker-Content-Digest": b.claimed_digest or INDEX_DIGEST})
             return self.reply(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
@@ -88,14 +90,18 @@ def make_handler(b: Behaviour) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def stand_in() -> Iterator[tuple[str, Behaviour]]:
     behaviour = Behaviour()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(behaviour))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", behaviour
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(make_handler(behaviour)) as url:
+        yield url.removeprefix("http://"), behaviour
+
+
+def assert_asked_for_indexes(b: Behaviour) -> None:
+    """Every manifest request the stand-in answered accepted both multi-arch index types (else a
+    real registry would answer a single-platform manifest and we would pin the wrong digest)."""
+    accepts = [headers.get("Accept", "") for _, path, headers in b.seen if path in MANIFEST_PATHS]
+    assert accepts, "the client never asked for the manifest"
+    for accept in accepts:
+        for media_type in INDEX_TYPES:
+            assert media_type in accept, f"Accept {accept!r} lacks {media_type}"
 
 
 NO_CREDS = {"DOCKER_CONFIG": "/nonexistent"}
@@ -109,6 +115,7 @@ def resolve(host: str, tag: str = "1.0", env: dict[str, str] | None = None) -> s
 def test_anonymous_bearer_flow_resolves_the_index_digest(stand_in: tuple[str, Behaviour]) -> None:
     host, b = stand_in
     assert resolve(host) == INDEX_DIGEST
+    assert_asked_for_indexes(b)
     paths = [path for _, path, _ in b.seen]
     assert paths[0] == "/v2/acme/app/manifests/1.0"
     assert paths[1].startswith("/token?") and "scope=repository%3Aacme%2Fapp%3Apull" in paths[1]
@@ -127,6 +134,7 @@ def test_token_endpoint_gets_docker_config_credentials(stand_in: tuple[str, Beha
     auth = base64.b64encode(b"robot:s3cret-pass").decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
     assert resolve(host, env={"DOCKER_CONFIG": str(tmp_path)}) == INDEX_DIGEST
+    assert_asked_for_indexes(b)
 
 
 def test_wrong_credentials_are_one_sentence_without_the_secret(stand_in: tuple[str, Behaviour]) -> None:
@@ -138,8 +146,9 @@ def test_wrong_credentials_are_one_sentence_without_the_secret(stand_in: tuple[s
 
 
 def test_resolving_by_digest_verifies_it(stand_in: tuple[str, Behaviour]) -> None:
-    host, _ = stand_in
+    host, b = stand_in
     assert registry.verify(f"{host}/acme/app", INDEX_DIGEST, env=NO_CREDS) == INDEX_DIGEST
+    assert_asked_for_indexes(b)
     with pytest.raises(GitOpsError, match="has no digest sha256:0000"):
         registry.verify(f"{host}/acme/app", "sha256:" + "0" * 64, env=NO_CREDS)
 
@@ -157,6 +166,7 @@ def test_429_and_5xx_are_retried_with_backoff(stand_in: tuple[str, Behaviour], s
     b.bearer, b.fail_first, b.fail_status = False, 2, status
     sleeps.clear()
     assert resolve(host) == INDEX_DIGEST
+    assert_asked_for_indexes(b)
     assert sleeps == [0.5, 1.0]  # exponential backoff, no real waiting in the test
 
 
@@ -165,6 +175,7 @@ def test_retry_after_is_honoured(stand_in: tuple[str, Behaviour]) -> None:
     b.bearer, b.fail_first, b.retry_after = False, 1, "3"
     sleeps.clear()
     assert resolve(host) == INDEX_DIGEST
+    assert_asked_for_indexes(b)
     assert sleeps == [3.0]
 
 
@@ -180,6 +191,7 @@ def test_a_digest_header_that_does_not_match_the_body_is_refused(stand_in: tuple
     b.bearer, b.claimed_digest = False, "sha256:" + "f" * 64
     with pytest.raises(GitOpsError, match="refusing to pin it"):
         resolve(host)
+    assert_asked_for_indexes(b)
 
 
 def test_a_body_that_is_not_a_manifest_is_refused(stand_in: tuple[str, Behaviour]) -> None:
@@ -187,14 +199,11 @@ def test_a_body_that_is_not_a_manifest_is_refused(stand_in: tuple[str, Behaviour
     b.bearer, b.media_type = False, "text/html"
     with pytest.raises(GitOpsError, match="not an image manifest or index"):
         resolve(host)
+    assert_asked_for_indexes(b)
 
 
 def test_network_error_is_one_sentence() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on: bind, note, close
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with pytest.raises(GitOpsError) as info:
         resolve(f"127.0.0.1:{port}")
     assert str(info.value).startswith(f"cannot reach 127.0.0.1:{port} (ConnectionError after 4 attempts)")
@@ -208,3 +217,4 @@ def test_basic_challenge_is_answered_with_credentials(stand_in: tuple[str, Behav
         resolve(host)
     creds = {"REGISTRY_USERNAME": "robot", "REGISTRY_PASSWORD": "basic-pass"}
     assert resolve(host, env=creds) == INDEX_DIGEST
+    assert_asked_for_indexes(b)

@@ -3,23 +3,15 @@ in the working tree, in the staged files and in history after they were deleted.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from gitops import config, sealing, secretscan
 from gitops.errors import GitOpsError
+from support.gitrepo import git
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "secrets"
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
-         "-c", "commit.gpgsign=false", *args],
-        check=True, capture_output=True, text=True,
-    ).stdout
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,29 +20,11 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from support.ports import free_port
+from support.wait import wait_until
 
 PG_IMAGE = "postgres:17-trixie"
 REDIS_IMAGE = "redis:8-trixie"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last!r})")
 
 
 @dataclass
@@ -64,6 +44,13 @@ class Postgres:
             return True
 
         wait_until(ok, timeout, "PostgreSQL to accept connections", 0.3)
+
+    def empty_database(self) -> str:
+        """Create a new database with no tables (not migrated) and return its URL."""
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
 
 @dataclass
@@ -121,10 +108,7 @@ def redis_server() -> Iterator[Redis]:
 @pytest.fixture
 def db_url(postgres: Postgres) -> str:
     """A new, migrated database for this test only."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres.url(name)
+    url = postgres.empty_database()
     run_cli(["migrate"], {"DATABASE_URL": url}, check=True)
     return url
 
@@ -274,4 +258,5 @@ def tn() -> object:
         wait_until=wait_until,
         run_cli=run_cli,
         free_port=free_port,
+        redis_image=REDIS_IMAGE,
     )

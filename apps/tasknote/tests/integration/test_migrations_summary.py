@@ -13,15 +13,8 @@ import psycopg
 from tasknote import migrate
 
 
-def fresh_db(postgres) -> str:  # type: ignore[no-untyped-def]
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return postgres.url(name)
-
-
 def test_concurrent_and_repeated_migrations_are_safe(postgres, tn):
-    url = fresh_db(postgres)
+    url = postgres.empty_database()
     env = {**os.environ, "DATABASE_URL": url}
     procs = [
         subprocess.Popen(
