@@ -112,10 +112,12 @@ class ImageInfo:
         return self.size_bytes / 1_000_000
 
 
-def inspect(ref: str) -> ImageInfo:
+def inspect(ref: str, build_with: str = "./inv app.build") -> ImageInfo:
+    """The local image's id, size, user, env, labels and entrypoint; `build_with` names the task
+    that makes it, for the error when it is missing."""
     result = run.run(["docker", "image", "inspect", ref], check=False, timeout=30)
     if result.returncode != 0:
-        raise GitOpsError(f"image {ref} is not in the local store; build it with ./inv app.build.")
+        raise GitOpsError(f"image {ref} is not in the local store; build it with {build_with}.")
     data = json.loads(result.stdout)[0]
     cfg = data.get("Config") or {}
     return ImageInfo(ref=ref, id=data["Id"], size_bytes=int(data["Size"]), user=cfg.get("User") or "",
