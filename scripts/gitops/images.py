@@ -48,7 +48,8 @@ def git_tag(revision: str) -> str:
 
 def revision_of(ref: str) -> str:
     """The commit a locally built image says it was built from (its OCI revision label)."""
-    revision = app_image.inspect(ref, build_with="./inv images.build").labels.get(f"{app_image.LABEL_PREFIX}revision", "")
+    labels = app_image.inspect(ref, build_with="./inv images.build").labels
+    revision = labels.get(f"{app_image.LABEL_PREFIX}revision", "")
     if not re.fullmatch(r"[0-9a-f]{40}", revision):
         raise GitOpsError(
             f"image {ref} has no git commit in its revision label; build it with ./inv images.build.")
