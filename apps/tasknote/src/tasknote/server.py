@@ -51,25 +51,11 @@ class GracefulServer(uvicorn.Server):
         self.should_exit = True
 
 
-def _loop_and_http() -> tuple[str, str]:
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
-    try:
-        import httptools  # noqa: F401
-        http = "httptools"
-    except ImportError:
-        http = "h11"
-    return loop, http
-
-
 def _serve_one(settings: Settings, sock: socket.socket) -> None:
     app = create_app(settings)
-    loop, http = _loop_and_http()
+    # loop/http left at uvicorn's "auto": uvloop and httptools whenever they are installed.
     config = uvicorn.Config(
-        app, loop=loop, http=http, lifespan="on", access_log=False, log_config=None,
+        app, lifespan="on", access_log=False, log_config=None,
         timeout_graceful_shutdown=round(settings.graceful_timeout_seconds), timeout_keep_alive=5,
         backlog=2048, server_header=False,
     )
