@@ -32,15 +32,13 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self.runtime = runtime
         self.delay = delay
-        self._draining_since: float | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Not appended to _captured_signals: uvicorn would re-raise the signal after shutdown and
         # the process would die by SIGTERM (exit 143) instead of exiting 0.
-        if self._draining_since is not None:
+        if self.runtime.draining:
             self.should_exit = True  # a second signal: stop waiting
             return
-        self._draining_since = time.monotonic()
         self.runtime.draining = True
         log.info("SIGTERM: not ready; draining", extra={"fields": {"delay_s": self.delay}})
         timer = threading.Timer(self.delay, self._stop)
