@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from types import FrameType
@@ -122,7 +120,6 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     worst = 0
-    atexit_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     while children:
         try:
             pid, status = os.wait()
@@ -137,8 +134,6 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
             log.error("api worker exited; starting another", extra={"fields": {"pid": pid, "code": code}})
             time.sleep(0.5)
             spawn(slot)
-    if atexit_dir.startswith(tempfile.gettempdir()):
-        shutil.rmtree(atexit_dir, ignore_errors=True)
     return worst
 
 
