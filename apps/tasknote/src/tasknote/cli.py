@@ -38,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _settings(component: str, *, need_database: bool = True) -> Settings:
+def _settings(component: str) -> Settings:
     try:
-        settings = from_env(need_database=need_database)
+        settings = from_env()
     except SettingsError as exc:
         for problem in exc.problems:
             print(f"tasknote {component}: invalid configuration: {problem}", file=sys.stderr)

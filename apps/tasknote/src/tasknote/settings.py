@@ -122,16 +122,13 @@ _SPEC: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
 }
 
 
-def from_env(env: Mapping[str, str] | None = None, *, need_database: bool = True) -> Settings:
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Parse every variable; collect all problems so one run names every bad value."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     problems: list[str] = []
     for name, (field, default, parse) in _SPEC.items():
         raw = env.get(name, default)
-        if name == "DATABASE_URL" and not need_database and not raw:
-            values[field] = ""
-            continue
         try:
             values[field] = parse(name, raw)
         except ValueError as exc:
