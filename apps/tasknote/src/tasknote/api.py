@@ -28,7 +28,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -90,6 +90,11 @@ class Runtime:
         try:
             async with self.pool.connection() as conn:
                 return await fn(conn)
+        except PoolTimeout:
+            # A subclass of OperationalError, but no connection broke: the pool had none to give
+            # within its timeout. Checking and waiting again would only double the wait before
+            # the 503; the retry below is for a connection that died under us.
+            raise
         except psycopg.OperationalError:
             await self._check_pool()
             async with self.pool.connection() as conn:
