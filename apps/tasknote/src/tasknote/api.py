@@ -86,7 +86,10 @@ class Runtime:
 
     async def db(self, fn: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
         """Run fn on a pooled connection; after a lost connection (PostgreSQL restarted), drop the
-        dead idle connections and try once more. Every write is idempotent under that retry."""
+        dead idle connections and try once more. Creates and uploads are idempotent under that
+        retry (the API makes their ids, so a second INSERT finds the first) and a PATCH sets the
+        same values again; a DELETE is not: if its commit went through but the acknowledgement
+        was lost, the retry finds no row and the client gets 404 for a delete that happened."""
         try:
             async with self.pool.connection() as conn:
                 return await fn(conn)
