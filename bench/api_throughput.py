@@ -116,8 +116,8 @@ def pgbench(db: _pg.Database, sql: str, connections: int, duration: int, workdir
 
 def start_api(db_url: str, redis_url: str, workers: int) -> tuple[run.Background, str]:
     port = _pg.free_port()
-    env = _pg.app_env(DATABASE_URL=db_url, REDIS_URL=redis_url, PORT=str(port), HOST="127.0.0.1",
-                      WEB_CONCURRENCY=str(workers), LOG_LEVEL="WARNING", SHUTDOWN_DELAY_SECONDS="0")
+    env = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "PORT": str(port), "HOST": "127.0.0.1",
+           "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "WARNING", "SHUTDOWN_DELAY_SECONDS": "0"}
     proc = run.spawn([sys.executable, "-m", "tasknote.cli", "api"], env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -147,7 +147,7 @@ def main() -> int:
     c, d = args.connections, args.duration
     with _pg.postgres() as db, _pg.redis() as redis_url, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env=_pg.app_env(DATABASE_URL=db.url))
+        run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env={"DATABASE_URL": db.url})
         seed(db.url)
         ref_get = pgbench(db, GET_SQL, c, d, work)
         ref_post = pgbench(db, POST_SQL, c, d, work)
