@@ -26,9 +26,9 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _pg
 from gitops import run
+from tasknote.store import TASK_COLS as COLS  # the bench SQL reads the same columns the API does
 
 SEED = 10_000
-COLS = "id, title, description, state, created_at, updated_at, completed_at"
 GET_SQL = f"\\set n random(1, {SEED})\nSELECT {COLS} FROM tasks WHERE id = md5(:n::text)::uuid;\n"
 # The same INSERT ... RETURNING the API runs (constant text, no input: a pgbench script).
 POST_SQL = ("INSERT INTO tasks (id, title, description, state, completed_at)"  # noqa: S608
