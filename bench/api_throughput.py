@@ -20,11 +20,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import _pg  # beside this script: the script's folder is on sys.path when run as a file
 import httpx
 import psycopg
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _pg
 from gitops import run
 from tasknote.store import TASK_COLS as COLS  # the bench SQL reads the same columns the API does
 

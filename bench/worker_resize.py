@@ -60,10 +60,8 @@ def through_queue(files: list[bytes]) -> float:
     mark done, one transaction per job; timed from the first claim to the last completion."""
     import uuid
 
+    import _pg  # beside this script: the script's folder is on sys.path when run as a file
     import psycopg
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _pg
 
     with _pg.postgres() as db:
         run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env={"DATABASE_URL": db.url})
