@@ -4,7 +4,6 @@ air-gapped images. The password is random and reaches docker through its environ
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import time
@@ -25,8 +24,10 @@ def free_port() -> int:
 
 def container_ip(name: str) -> str:
     fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
-    out = run.run(["docker", "inspect", "-f", fmt, name])
-    return out.stdout.strip() or "127.0.0.1"
+    ip = run.run(["docker", "inspect", "-f", fmt, name]).stdout.strip()
+    if not ip:
+        raise SystemExit(f"container {name} has no IP address; run the bench on docker's default bridge.")
+    return ip
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,13 @@ class Database:
 @contextmanager
 def postgres(extra_args: tuple[str, ...] = ()) -> Iterator[Database]:
     name = f"tasknote-bench-pg-{uuid.uuid4().hex[:8]}"
-    port, password = free_port(), secrets.token_urlsafe(18)
+    password = secrets.token_urlsafe(18)
     env = {"POSTGRES_PASSWORD": password, "POSTGRES_USER": "bench", "POSTGRES_DB": "bench"}
     run.run(["docker", "run", "-d", "--rm", "--name", name, "-e", "POSTGRES_PASSWORD", "-e", "POSTGRES_USER",
-             "-e", "POSTGRES_DB", "-p", f"127.0.0.1:{port}:5432", "postgres:17-trixie",
+             "-e", "POSTGRES_DB", "postgres:17-trixie",
              "postgres", "-c", "max_connections=400", "-c", "shared_buffers=256MB", *extra_args], env=env)
-    # Clients talk to the container's own address, not the published port: Docker's userland
-    # proxy on the published port would add a hop (and CPU) that no real deployment has.
+    # Clients talk to the container's own address, so no port is published: Docker's userland
+    # proxy on a published port would add a hop (and CPU) that no real deployment has.
     host = container_ip(name)
     db = Database(f"postgresql://bench:{password}@{host}:5432/bench", host, 5432, "bench", password, "bench")
     try:
@@ -70,16 +71,10 @@ def postgres(extra_args: tuple[str, ...] = ()) -> Iterator[Database]:
 @contextmanager
 def redis() -> Iterator[str]:
     name = f"tasknote-bench-redis-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    run.run(["docker", "run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:6379", "redis:8-trixie"])
+    run.run(["docker", "run", "-d", "--rm", "--name", name, "redis:8-trixie"])
     try:
         time.sleep(1)
         yield f"redis://{container_ip(name)}:6379/0"
     finally:
         run.run(["docker", "rm", "-f", name], check=False)
 
-
-def app_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(extra)
-    return env

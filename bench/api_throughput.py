@@ -20,15 +20,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import _pg  # beside this script: the script's folder is on sys.path when run as a file
 import httpx
 import psycopg
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _pg
 from gitops import run
+from tasknote.store import TASK_COLS as COLS  # the bench SQL reads the same columns the API does
 
 SEED = 10_000
-COLS = "id, title, description, state, created_at, updated_at, completed_at"
 GET_SQL = f"\\set n random(1, {SEED})\nSELECT {COLS} FROM tasks WHERE id = md5(:n::text)::uuid;\n"
 # The same INSERT ... RETURNING the API runs (constant text, no input: a pgbench script).
 POST_SQL = ("INSERT INTO tasks (id, title, description, state, completed_at)"  # noqa: S608
@@ -116,8 +114,8 @@ def pgbench(db: _pg.Database, sql: str, connections: int, duration: int, workdir
 
 def start_api(db_url: str, redis_url: str, workers: int) -> tuple[run.Background, str]:
     port = _pg.free_port()
-    env = _pg.app_env(DATABASE_URL=db_url, REDIS_URL=redis_url, PORT=str(port), HOST="127.0.0.1",
-                      WEB_CONCURRENCY=str(workers), LOG_LEVEL="WARNING", SHUTDOWN_DELAY_SECONDS="0")
+    env = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "PORT": str(port), "HOST": "127.0.0.1",
+           "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "WARNING", "SHUTDOWN_DELAY_SECONDS": "0"}
     proc = run.spawn([sys.executable, "-m", "tasknote.cli", "api"], env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -147,7 +145,7 @@ def main() -> int:
     c, d = args.connections, args.duration
     with _pg.postgres() as db, _pg.redis() as redis_url, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env=_pg.app_env(DATABASE_URL=db.url))
+        run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env={"DATABASE_URL": db.url})
         seed(db.url)
         ref_get = pgbench(db, GET_SQL, c, d, work)
         ref_post = pgbench(db, POST_SQL, c, d, work)

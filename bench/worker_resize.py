@@ -60,13 +60,11 @@ def through_queue(files: list[bytes]) -> float:
     mark done, one transaction per job; timed from the first claim to the last completion."""
     import uuid
 
+    import _pg  # beside this script: the script's folder is on sys.path when run as a file
     import psycopg
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _pg
-
     with _pg.postgres() as db:
-        run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env=_pg.app_env(DATABASE_URL=db.url))
+        run.run([sys.executable, "-m", "tasknote.cli", "migrate"], env={"DATABASE_URL": db.url})
         with psycopg.connect(db.url, autocommit=True) as conn:
             for data in files:
                 tid, iid = uuid.uuid4(), uuid.uuid4()
@@ -76,7 +74,7 @@ def through_queue(files: list[bytes]) -> float:
                              (iid, tid, len(data), data))
                 conn.execute("INSERT INTO jobs (image_id) VALUES (%s)", (iid,))
         run.run([sys.executable, "-m", "tasknote.cli", "worker", "--once", "--heartbeat", "/dev/null"],
-                env=_pg.app_env(DATABASE_URL=db.url, LOG_LEVEL="WARNING"), timeout=600)
+                env={"DATABASE_URL": db.url, "LOG_LEVEL": "WARNING"}, timeout=600)
         with psycopg.connect(db.url) as conn:
             row = conn.execute("SELECT count(*) FILTER (WHERE status = 'done'),"
                                " extract(epoch FROM max(updated_at) - min(updated_at)) FROM jobs").fetchone()

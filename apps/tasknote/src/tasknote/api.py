@@ -28,7 +28,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -86,10 +86,18 @@ class Runtime:
 
     async def db(self, fn: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
         """Run fn on a pooled connection; after a lost connection (PostgreSQL restarted), drop the
-        dead idle connections and try once more. Every write is idempotent under that retry."""
+        dead idle connections and try once more. Creates and uploads are idempotent under that
+        retry (the API makes their ids, so a second INSERT finds the first) and a PATCH sets the
+        same values again; a DELETE is not: if its commit went through but the acknowledgement
+        was lost, the retry finds no row and the client gets 404 for a delete that happened."""
         try:
             async with self.pool.connection() as conn:
                 return await fn(conn)
+        except PoolTimeout:
+            # A subclass of OperationalError, but no connection broke: the pool had none to give
+            # within its timeout. Checking and waiting again would only double the wait before
+            # the 503; the retry below is for a connection that died under us.
+            raise
         except psycopg.OperationalError:
             await self._check_pool()
             async with self.pool.connection() as conn:
@@ -245,6 +253,8 @@ class MetricsMiddleware:
 def create_app(settings: Settings) -> FastAPI:
     rt = Runtime(settings)
     BETA.set(1 if settings.feature_beta else 0)
+    # labels() is a locked dict lookup: bind the two children once, not on every cached read.
+    cache_hit, cache_miss = CACHE.labels("hit"), CACHE.labels("miss")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -354,9 +364,9 @@ def create_app(settings: Settings) -> FastAPI:
         key = str(tid)
         cached = await rt.cache.get(key)
         if cached is not None:
-            CACHE.labels("hit").inc()
+            cache_hit.inc()
             return Response(cached, media_type="application/json")
-        CACHE.labels("miss").inc()
+        cache_miss.inc()
         task = await rt.db(lambda c: store.get_task(c, tid))
         if task is None:
             raise Problem(404, f"no task with id {task_id!r}", kind="not-found")

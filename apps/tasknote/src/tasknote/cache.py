@@ -39,7 +39,7 @@ class TaskCache:
         self._down_until = 0.0
         self._pending: set[str] = set()
         self._overflow = False
-        self._background: set[asyncio.Future[None]] = set()
+        self._background: set[asyncio.Future[bool]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -102,14 +102,8 @@ class TaskCache:
         if self.client is None:
             return
         key = PREFIX + task_id
-        if await self._usable():
-            try:
-                await self.client.delete(key)
-                asyncio.get_running_loop().call_later(SECOND_DELETE_SECONDS, self._second_delete, key)
-                return
-            except Exception as exc:
-                self._fail("delete", exc)
-        self._remember(key)
+        if await self._delete_or_remember(key):
+            asyncio.get_running_loop().call_later(SECOND_DELETE_SECONDS, self._second_delete, key)
 
     def _remember(self, key: str) -> None:
         if len(self._pending) >= MAX_PENDING:
@@ -122,15 +116,17 @@ class TaskCache:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _delete_or_remember(self, key: str) -> None:
+    async def _delete_or_remember(self, key: str) -> bool:
+        """True when Redis took the delete; otherwise the key is kept for the next flush."""
         if await self._usable():
             assert self.client is not None
             try:
                 await self.client.delete(key)
-                return
+                return True
             except Exception as exc:
                 self._fail("delete", exc)
         self._remember(key)
+        return False
 
     async def close(self) -> None:
         if self.client is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -37,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _settings(component: str, *, need_database: bool = True) -> Settings:
+def _settings(component: str) -> Settings:
     try:
-        settings = from_env(need_database=need_database)
+        settings = from_env()
     except SettingsError as exc:
         for problem in exc.problems:
             print(f"tasknote {component}: invalid configuration: {problem}", file=sys.stderr)
@@ -96,13 +97,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "api":
-        if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            # Before prometheus_client is imported: with several server processes each one writes
-            # its samples to files here and /metrics sums them (writable /tmp only is enough).
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasknote-metrics-")
-        from tasknote import server
+        with contextlib.ExitStack() as made:
+            if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                # Before prometheus_client is imported: with several server processes each one
+                # writes its samples to files here and /metrics sums them (writable /tmp only is
+                # enough). Only a directory made here is removed at exit, never one the operator
+                # set; the forked servers leave by os._exit, so only the supervisor removes it.
+                metrics_dir = made.enter_context(
+                    tempfile.TemporaryDirectory(prefix="tasknote-metrics-", ignore_cleanup_errors=True))
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            from tasknote import server
 
-        return server.serve(settings)
+            return server.serve(settings)
     if args.command == "worker":
         from tasknote import worker
 

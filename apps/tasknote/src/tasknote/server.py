@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from types import FrameType
@@ -32,15 +30,13 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self.runtime = runtime
         self.delay = delay
-        self._draining_since: float | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Not appended to _captured_signals: uvicorn would re-raise the signal after shutdown and
         # the process would die by SIGTERM (exit 143) instead of exiting 0.
-        if self._draining_since is not None:
+        if self.runtime.draining:
             self.should_exit = True  # a second signal: stop waiting
             return
-        self._draining_since = time.monotonic()
         self.runtime.draining = True
         log.info("SIGTERM: not ready; draining", extra={"fields": {"delay_s": self.delay}})
         timer = threading.Timer(self.delay, self._stop)
@@ -51,25 +47,11 @@ class GracefulServer(uvicorn.Server):
         self.should_exit = True
 
 
-def _loop_and_http() -> tuple[str, str]:
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
-    try:
-        import httptools  # noqa: F401
-        http = "httptools"
-    except ImportError:
-        http = "h11"
-    return loop, http
-
-
 def _serve_one(settings: Settings, sock: socket.socket) -> None:
     app = create_app(settings)
-    loop, http = _loop_and_http()
+    # loop/http left at uvicorn's "auto": uvloop and httptools whenever they are installed.
     config = uvicorn.Config(
-        app, loop=loop, http=http, lifespan="on", access_log=False, log_config=None,
+        app, lifespan="on", access_log=False, log_config=None,
         timeout_graceful_shutdown=round(settings.graceful_timeout_seconds), timeout_keep_alive=5,
         backlog=2048, server_header=False,
     )
@@ -138,7 +120,6 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     worst = 0
-    atexit_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     while children:
         try:
             pid, status = os.wait()
@@ -153,8 +134,6 @@ def _supervise(settings: Settings, sock: socket.socket) -> int:
             log.error("api worker exited; starting another", extra={"fields": {"pid": pid, "code": code}})
             time.sleep(0.5)
             spawn(slot)
-    if atexit_dir.startswith(tempfile.gettempdir()):
-        shutil.rmtree(atexit_dir, ignore_errors=True)
     return worst
 
 

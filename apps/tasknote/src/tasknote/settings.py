@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TRUE = ("1", "true", "yes", "on")
@@ -40,30 +40,30 @@ class Settings:
     graceful_timeout_seconds: float
 
 
-def _int(lo: int, hi: int) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
+N = TypeVar("N", int, float)
+
+
+def _number(convert: Callable[[str], N], lo: N, hi: N, expected: str) -> Callable[[str, str], N]:
+    """One parser for both kinds; `expected` is the sentence's middle, e.g. "an integer between 1
+    and 64", so a value that does not convert and one out of range read the same."""
+    def parse(name: str, raw: str) -> N:
         try:
-            value = int(raw)
+            value: N | None = convert(raw)
         except ValueError:
-            raise ValueError(f"{name} must be an integer between {lo} and {hi}; got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"{name} must be an integer between {lo} and {hi}; got {raw!r}")
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise ValueError(f"{name} must be {expected}; got {raw!r}")
         return value
 
     return parse
+
+
+def _int(lo: int, hi: int) -> Callable[[str, str], int]:
+    return _number(int, lo, hi, f"an integer between {lo} and {hi}")
 
 
 def _float(lo: float, hi: float) -> Callable[[str, str], float]:
-    def parse(name: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be a number between {lo:g} and {hi:g}; got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"{name} must be a number between {lo:g} and {hi:g}; got {raw!r}")
-        return value
-
-    return parse
+    return _number(float, lo, hi, f"a number between {lo:g} and {hi:g}")
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -122,16 +122,13 @@ _SPEC: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
 }
 
 
-def from_env(env: Mapping[str, str] | None = None, *, need_database: bool = True) -> Settings:
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Parse every variable; collect all problems so one run names every bad value."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     problems: list[str] = []
     for name, (field, default, parse) in _SPEC.items():
         raw = env.get(name, default)
-        if name == "DATABASE_URL" and not need_database and not raw:
-            values[field] = ""
-            continue
         try:
             values[field] = parse(name, raw)
         except ValueError as exc:

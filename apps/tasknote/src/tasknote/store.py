@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
-TASK_COLS = "id, title, description, state, created_at, updated_at, completed_at"
 _TASK_KEYS = ("id", "title", "description", "state", "created_at", "updated_at", "completed_at")
-IMAGE_COLS = "id, task_id, content_type, size, status"
+TASK_COLS = ", ".join(_TASK_KEYS)
+_IMAGE_KEYS = ("id", "task_id", "content_type", "size", "status")
+IMAGE_COLS = ", ".join(_IMAGE_KEYS)
 
 
 class BadCursor(ValueError):
@@ -110,11 +111,12 @@ async def add_image(conn: AsyncConnection, task_id: uuid.UUID, image_id: uuid.UU
                     data: bytes, width: int, height: int, max_attempts: int) -> dict[str, Any] | None:
     """The image and its resize job commit together: no image without a job, no job without an image.
     image_id comes from the caller so that a retry after a lost commit acknowledgement is a no-op."""
+    result: dict[str, Any] = {"id": image_id, "task_id": task_id, "content_type": content_type,
+                              "size": len(data), "status": "pending", "variants": []}
     async with conn.transaction():
         cur = await conn.execute("SELECT 1 FROM images WHERE id = %s", (image_id,))
         if await cur.fetchone() is not None:
-            return {"id": image_id, "task_id": task_id, "content_type": content_type, "size": len(data),
-                    "status": "pending", "variants": []}
+            return result
         cur = await conn.execute("SELECT 1 FROM tasks WHERE id = %s FOR KEY SHARE", (task_id,))
         if await cur.fetchone() is None:
             return None
@@ -125,8 +127,7 @@ async def add_image(conn: AsyncConnection, task_id: uuid.UUID, image_id: uuid.UU
         )
         await conn.execute("INSERT INTO jobs (image_id, max_attempts) VALUES (%s, %s)",
                            (image_id, max_attempts))
-    return {"id": image_id, "task_id": task_id, "content_type": content_type, "size": len(data),
-            "status": "pending", "variants": []}
+    return result
 
 
 async def get_image(conn: AsyncConnection, task_id: uuid.UUID,
@@ -137,7 +138,7 @@ async def get_image(conn: AsyncConnection, task_id: uuid.UUID,
     row = await cur.fetchone()
     if row is None:
         return None
-    image = dict(zip(("id", "task_id", "content_type", "size", "status"), row, strict=True))
+    image = dict(zip(_IMAGE_KEYS, row, strict=True))
     cur = await conn.execute(
         "SELECT size, width, height FROM image_variants WHERE image_id = %s ORDER BY size", (image_id,)
     )

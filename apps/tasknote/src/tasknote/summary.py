@@ -22,15 +22,18 @@ def write(database_url: str, day: date) -> dict[str, Any]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     end = start + timedelta(days=1)
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn, conn.transaction():
-        by_state = dict.fromkeys(STATES, 0)
-        for state, n in conn.execute("SELECT state, count(*) FROM tasks GROUP BY state"):
-            by_state[state] = n
+        # One scan, so every count comes from the same snapshot: two statements under READ
+        # COMMITTED could each see a different set of committed writes and disagree.
         row = conn.execute(
-            "SELECT count(*) FILTER (WHERE created_at >= %(s)s AND created_at < %(e)s),"
+            "SELECT count(*) FILTER (WHERE state = 'todo'), count(*) FILTER (WHERE state = 'doing'),"
+            " count(*) FILTER (WHERE state = 'done'),"  # in the order of STATES
+            " count(*) FILTER (WHERE created_at >= %(s)s AND created_at < %(e)s),"
             " count(*) FILTER (WHERE completed_at >= %(s)s AND completed_at < %(e)s) FROM tasks",
             {"s": start, "e": end},
         ).fetchone()
-        created, completed = (row[0], row[1]) if row else (0, 0)
+        assert row is not None  # an aggregate without GROUP BY always returns one row
+        by_state = dict(zip(STATES, row[: len(STATES)], strict=True))
+        created, completed = row[len(STATES)], row[len(STATES) + 1]
         conn.execute(
             "INSERT INTO daily_summaries (day, tasks_by_state, created, completed) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (day) DO UPDATE SET tasks_by_state = EXCLUDED.tasks_by_state,"
