@@ -24,8 +24,8 @@ def tier_of(path: Path) -> str:
 @functools.cache
 def missing_prerequisite(tier: str) -> str | None:
     """None when the tier can run here, otherwise one sentence for the skip line."""
-    from gitops import tools
-    from gitops.errors import GitOpsError
+    from gitops.core import tools
+    from gitops.core.errors import GitOpsError
 
     if tier == "manifests":
         try:
@@ -38,7 +38,7 @@ def missing_prerequisite(tier: str) -> str | None:
         except GitOpsError as exc:
             return f"integration tier needs a Docker engine: {exc}"
     if tier == "e2e":
-        from gitops.cluster_access import cluster_unreachable
+        from gitops.cluster.access import cluster_unreachable
 
         reason = cluster_unreachable()
         if reason:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-from gitops import run
+from gitops.core import run
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import _pg  # beside this script: the script's folder is on sys.path when run as a file
 import httpx
 import psycopg
-from gitops import run
+from gitops.core import run
 from tasknote.store import TASK_COLS as COLS  # the bench SQL reads the same columns the API does
 
 SEED = 10_000

@@ -24,21 +24,22 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from gitops import app_image, config, run
+from gitops.core import config, run
+from gitops.images import app
 
 REFERENCE_IMAGE = "python:3.13-slim-trixie"
 TARGET_MB = 120.0
 TARGET_CODE_ONLY_S = 5.0
 
 
-def timed_build(spec: app_image.BuildSpec, built: set[str]) -> float:
+def timed_build(spec: app.BuildSpec, built: set[str]) -> float:
     """Seconds one build took; adds the image id to `built` (each rebuild re-tags, leaving the
     previous image untagged, so the bench removes them all by id at the end)."""
-    argv = app_image.build_argv("docker", spec)
+    argv = app.build_argv("docker", spec)
     started = time.monotonic()
     run.run(argv, env={"DOCKER_BUILDKIT": "1"}, timeout=1800)
     seconds = time.monotonic() - started
-    built.add(app_image.inspect(spec.tag).id)
+    built.add(app.inspect(spec.tag).id)
     return seconds
 
 
@@ -52,12 +53,12 @@ def main() -> int:
         context = Path(tmp) / "tasknote"
         shutil.copytree(config.PATHS.app, context, ignore=shutil.ignore_patterns(
             "__pycache__", "*.egg-info", ".venv", "tests"))
-        spec = replace(app_image.default_spec(tag=tag), context=context)
+        spec = replace(app.default_spec(tag=tag), context=context)
         built: set[str] = set()
         try:
             cold_s = timed_build(replace(spec, no_cache=True), built)
-            size_mb = app_image.inspect(tag).size_mb
-            reference_mb = app_image.inspect(REFERENCE_IMAGE).size_mb
+            size_mb = app.inspect(tag).size_mb
+            reference_mb = app.inspect(REFERENCE_IMAGE).size_mb
             timed_build(spec, built)  # warm: everything cached, the baseline for the edits below
             edited = context / "src" / "tasknote" / "__init__.py"
             code_only: list[float] = []

@@ -10,7 +10,7 @@ Reference: the bare `kubectl kustomize` of every overlay and cluster root, run i
 - check, cold: the same with `--no-cache` (every target rendered afresh, as after an edit; the
   kubectl version check is remembered for the same binary);
 - check, cached: the same with the render cache warm (what a developer re-running it sees);
-- in-process cold/cached: `gitops.checks.run` alone, without interpreter start-up.
+- in-process cold/cached: `gitops.manifests.checks.run` alone, without interpreter start-up.
 
 Target (issue 5): check wall time <= 1.5 x the bare kustomize time. Only ratios are printed
 as the result; seconds are shown for context, since this machine is shared.
@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from gitops import checks, config, render, run, validate
+from gitops.core import config, run
+from gitops.manifests import checks, render, validate
 
 
 def median_seconds(action: Callable[[], object], rounds: int) -> float:

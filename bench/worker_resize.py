@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitops import run
+from gitops.core import run
 from PIL import Image, ImageFilter
 from tasknote import images
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitops import bootstrap, run, tools
-from gitops import config as gitops_config
-from gitops.cluster import Target, resolve
+from gitops.cluster.target import Target, resolve
+from gitops.core import config as gitops_config
+from gitops.core import run, tools
+from gitops.lifecycle import bootstrap
 
 _k3s: dict[str, Any] = {}
 

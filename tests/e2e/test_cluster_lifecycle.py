@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from gitops import bootstrap, conformance
-from gitops.cluster import Target
 from gitops.cluster.api import Api
-from gitops.cluster.smoke import describe_report, run_smoke
-from gitops.wait import observe_cluster
+from gitops.cluster.target import Target
+from gitops.lifecycle import bootstrap, conformance
+from gitops.verify.reconcile import observe_cluster
+from gitops.verify.smoke_targets import describe_report, run_smoke
 
 
 def test_bootstrap_reconciles_every_application(bootstrapped: Target) -> None:

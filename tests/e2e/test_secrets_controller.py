@@ -8,26 +8,27 @@ import json
 import os
 
 import pytest
-from gitops import config, sealing, sealing_cluster
+from gitops.core import config
+from gitops.secrets import controller, sealing
 
 CLUSTER = os.environ.get("TASKNOTE_CLUSTER", "kind")
 
 
 @pytest.fixture(scope="module")
-def controller() -> sealing_cluster.KubectlTransport:
-    return sealing_cluster.kubectl_transport(os.environ.get("TASKNOTE_KUBE_CONTEXT") or None)
+def transport() -> controller.KubectlTransport:
+    return controller.kubectl_transport(os.environ.get("TASKNOTE_KUBE_CONTEXT") or None)
 
 
-def test_served_certificate_matches_the_committed_one(controller) -> None:
+def test_served_certificate_matches_the_committed_one(transport) -> None:
     _, committed = sealing.read_cluster_certificate(CLUSTER)
-    served = sealing_cluster.cluster_certificate(controller)
+    served = controller.cluster_certificate(transport)
     assert sealing.fingerprint(served) == sealing.fingerprint(committed), (
         "the cluster's controller does not hold the committed key: restore it with "
         "./inv secrets.restore-key or run ./inv secrets.fetch-cert --replace"
     )
 
 
-def test_controller_accepts_a_natively_sealed_secret(controller) -> None:
+def test_controller_accepts_a_natively_sealed_secret(transport) -> None:
     _, cert = sealing.read_cluster_certificate(CLUSTER)
     env = sealing.environments_of(CLUSTER)[0]
     sealed = sealing.sealed_secret("e2e-probe", sealing.namespace_for(env), {"PROBE": b"ok"}, cert)

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from gitops import app_image, run
+from gitops.core import run
+from gitops.images import app
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +15,7 @@ def tasknote_image() -> Iterator[str]:
     """apps/tasknote/Dockerfile built as `./inv app.build` builds it, under a tag of this run's
     own (the engine is shared), removed afterwards; BuildKit's cache keeps rebuilds quick."""
     tag = f"tasknote:it-{uuid.uuid4().hex[:8]}"
-    app_image.build(app_image.default_spec(tag=tag), quiet=True)
+    app.build(app.default_spec(tag=tag), quiet=True)
     try:
         yield tag
     finally:

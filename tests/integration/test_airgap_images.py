@@ -1,7 +1,7 @@
 """The air-gapped images in the local store behave like the upstream images they stand in for.
 
 Needs the images built by `./inv images.airgap` (CI builds them before pytest). Containers
-are started through gitops.run with an `airgap-test-` name and removed afterwards; nothing is
+are started through gitops.core.run with an `airgap-test-` name and removed afterwards; nothing is
 pulled.
 """
 
@@ -17,7 +17,8 @@ import httpx
 import psycopg
 import pytest
 import redis
-from gitops import airgap, config, run
+from gitops.core import config, run
+from gitops.images import airgap
 
 IMAGES = [image.ref for image in airgap.images_from(config.versions())]
 DISTROLESS = "gcr.io/distroless/python3-debian13:nonroot"

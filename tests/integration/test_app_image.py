@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from gitops import app_image, run
+from gitops.core import run
+from gitops.images import app
 from support.containers import running_container
 
 # The API starts without a database (/healthz needs none); nothing listens on port 1.
@@ -38,7 +39,7 @@ def api_container(tasknote_image: str) -> Iterator[tuple[str, str]]:
 
 
 def test_image_runs_as_uid_65532_and_its_root_filesystem_can_be_read_only(tasknote_image: str) -> None:
-    info = app_image.inspect(tasknote_image)
+    info = app.inspect(tasknote_image)
     assert info.user == "65532:65532"
     result = python_in(tasknote_image, (
         "import os, pathlib\n"
@@ -80,16 +81,16 @@ def test_tini_is_pid_1_and_the_api_stops_within_2_s_of_docker_stop(api_container
 
 
 def test_oci_labels_carry_source_revision_and_version(tasknote_image: str) -> None:
-    labels = app_image.inspect(tasknote_image).labels
+    labels = app.inspect(tasknote_image).labels
     head = run.run(["git", "rev-parse", "HEAD"]).stdout.strip()
     assert labels["org.opencontainers.image.revision"].removesuffix("-dirty") == head
-    assert labels["org.opencontainers.image.version"] == app_image.app_version()
+    assert labels["org.opencontainers.image.version"] == app.app_version()
     assert labels["org.opencontainers.image.source"]
     assert "@" not in labels["org.opencontainers.image.source"].split("://")[-1].split("/")[0]
 
 
 def test_no_secret_in_the_image_configuration(tasknote_image: str) -> None:
-    env = app_image.inspect(tasknote_image).env
+    env = app.inspect(tasknote_image).env
     assert [e for e in env if SECRETISH.search(e.split("=", 1)[0])] == []
     assert [e for e in env if re.search(r"://[^/\s]+:[^/\s]+@", e)] == []
     assert [e for e in env if e.startswith("PIP_")] == [], "the build's pip settings stay in the builder"

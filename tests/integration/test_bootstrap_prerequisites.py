@@ -5,7 +5,7 @@ import shutil
 import time
 
 import pytest
-from gitops import config, run
+from gitops.core import config, run
 
 
 def test_bootstrap_without_kind_says_how_to_get_it() -> None:

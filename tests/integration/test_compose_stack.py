@@ -1,5 +1,5 @@
-"""The compose stack comes up healthy through `stack.up` and passes the shared smoke suite, the
-same run_smoke("compose") path `./inv smoke --target compose` takes; then `stack.down --volumes`
+"""The compose stack comes up healthy through `compose.up` and passes the shared smoke suite, the
+same run_smoke("compose") path `./inv smoke --target compose` takes; then `compose.down --volumes`
 leaves nothing behind (asserted in the fixture's teardown)."""
 
 from __future__ import annotations
@@ -8,23 +8,24 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from gitops import run, stack
-from gitops.cluster.smoke import describe_report, run_smoke
+from gitops.core import run
+from gitops.stack import compose
+from gitops.verify.smoke_targets import describe_report, run_smoke
 from support.ports import free_port
 
 
 @pytest.fixture(scope="module")
-def compose_stack(tasknote_image: str) -> Iterator[stack.Stack]:
+def compose_stack(tasknote_image: str) -> Iterator[compose.Stack]:
     """A stack of this run's own (project name and port), so it never meets another one."""
-    up = stack.Stack(project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(), image=tasknote_image)
+    up = compose.Stack(project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(), image=tasknote_image)
     lines: list[str] = []
     before: list[str] = []
     try:
-        stack.up(up, build=False, timeout_s=240, progress=lines.append)
+        compose.up(up, build=False, timeout_s=240, progress=lines.append)
         yield up
     finally:
         before = project_resources(up.project)
-        stack.down(up, volumes=True)
+        compose.down(up, volumes=True)
     # Reached only when up and the tests went through: down --volumes leaves nothing behind
     # (checked on this stack rather than on a second one brought up just for it).
     assert before, "the stack had containers and volumes to remove"
@@ -38,15 +39,15 @@ def project_resources(project: str) -> list[str]:
     return containers + volumes
 
 
-def test_every_service_is_healthy_and_migrate_completed(compose_stack: stack.Stack) -> None:
-    services = stack.service_states(compose_stack)
+def test_every_service_is_healthy_and_migrate_completed(compose_stack: compose.Stack) -> None:
+    services = compose.service_states(compose_stack)
     assert {n: s.describe() for n, s in services.items()} == {
         "db": "running (healthy)", "cache": "running (healthy)", "api": "running (healthy)",
         "worker": "running (healthy)", "migrate": "exited 0"}
 
 
-def test_the_password_is_in_no_container_argv(compose_stack: stack.Stack) -> None:
-    password = stack.existing_password(compose_stack)
+def test_the_password_is_in_no_container_argv(compose_stack: compose.Stack) -> None:
+    password = compose.existing_password(compose_stack)
     assert password
     ids = run.run(["docker", "ps", "-aq", "--filter",
                    f"label=com.docker.compose.project={compose_stack.project}"]).stdout.split()
@@ -57,7 +58,7 @@ def test_the_password_is_in_no_container_argv(compose_stack: stack.Stack) -> Non
         assert password not in args
 
 
-def test_the_smoke_suite_passes_against_the_stack(compose_stack: stack.Stack,
+def test_the_smoke_suite_passes_against_the_stack(compose_stack: compose.Stack,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASKNOTE_COMPOSE_URL", compose_stack.url)
     lines: list[str] = []
@@ -66,7 +67,7 @@ def test_the_smoke_suite_passes_against_the_stack(compose_stack: stack.Stack,
     assert len(report.steps) == 11
 
 
-def test_up_again_keeps_the_running_stack_and_its_password(compose_stack: stack.Stack) -> None:
-    before = stack.existing_password(compose_stack)
-    stack.up(compose_stack, build=False, timeout_s=120, progress=lambda _line: None)
-    assert stack.existing_password(compose_stack) == before
+def test_up_again_keeps_the_running_stack_and_its_password(compose_stack: compose.Stack) -> None:
+    before = compose.existing_password(compose_stack)
+    compose.up(compose_stack, build=False, timeout_s=120, progress=lambda _line: None)
+    assert compose.existing_password(compose_stack) == before

@@ -12,8 +12,9 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from gitops import run, sealing, tools
-from gitops.errors import GitOpsError
+from gitops.core import run, tools
+from gitops.core.errors import GitOpsError
+from gitops.secrets import sealing
 from support import sealing_testlib as lib
 
 try:

@@ -4,7 +4,7 @@ The registry is configured the way Docker Hub, GHCR or Harbor are: every /v2/ re
 token gets 401 and `WWW-Authenticate: Bearer realm=...,service=...,scope=...`. The token service
 is A MINIMAL TOKEN ENDPOINT IN THIS TEST (an http.server): it issues RS256 JWTs signed with a key
 made here, whose certificate the registry trusts (auth.token.rootcertbundle). Docker itself
-pushes through it, then gitops.registry resolves the digest through the same challenge.
+pushes through it, then gitops.images.registry resolves the digest through the same challenge.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from gitops import registry, run
-from gitops.errors import GitOpsError
+from gitops.core import run
+from gitops.core.errors import GitOpsError
+from gitops.images import registry
 from support.localhttp import QuietHandler, serve
 from support.registry import running_registry
 

@@ -2,7 +2,7 @@
 
 - Registry: the locally built `registry:2` image (Debian's docker-registry, the air-gapped
   stand-in for the upstream image) on a random loopback port. A tiny image (FROM
-  debian:trixie-slim) is built and pushed to it with `images.build`/`images.push`.
+  debian:trixie-slim) is built and pushed to it with `publish.build`/`publish.push`.
 - Git: a throw-away repository in tmp_path with a minimal base + dev/staging/prod overlays of the
   shape the real ones have (images: block with comments), and a local bare repository as origin.
 - GitHub's REST API is the one boundary that cannot run here: a local http.server in this file
@@ -20,10 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import config, images, overlays, release, run, tools
-from gitops.errors import GitOpsError
-from gitops.overlays import Pin
-from gitops.release import Options
+from gitops.core import config, run, tools
+from gitops.core.errors import GitOpsError
+from gitops.delivery import release
+from gitops.delivery.release import Options
+from gitops.images import publish
+from gitops.manifests import overlays
+from gitops.manifests.overlays import Pin
 from support.gitrepo import git
 from support.localhttp import QuietHandler, serve
 from support.ports import free_port
@@ -56,9 +59,9 @@ def pushed(registry_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 f"FROM debian:trixie-slim\nRUN echo 'tasknote {version}' > /version\n")
             git(context, "init", "-q")
             git(context, "commit", "-q", "--allow-empty", "-m", "context")
-            build = images.build(image, version, context=context, repo=context)
+            build = publish.build(image, version, context=context, repo=context)
             built += list(build.refs)
-            digests[version] = images.push(image, list(build.tags))
+            digests[version] = publish.push(image, list(build.tags))
         yield digests
     finally:
         run.run(["docker", "image", "rm", "-f", *built], check=False)
@@ -68,7 +71,7 @@ def test_push_returns_the_digest_the_registry_serves(registry_host: str, pushed:
     image = f"{registry_host}/tasknote"
     inspect = run.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", f"{image}:1.1.0"])
     assert f"{image}@{pushed['1.1.0']}" in json.loads(inspect.stdout)
-    from gitops import registry
+    from gitops.images import registry
 
     assert registry.resolve(image, "1.1.0") == pushed["1.1.0"] != pushed["1.0.0"]
     labels = run.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", f"{image}:1.1.0"])

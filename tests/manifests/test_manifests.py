@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops import checks, config, render, validate
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
+from gitops.manifests import checks, render, validate
 from support import repocopy
 
 COPIED = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from gitops import run, tools
+from gitops.core import run, tools
 
 from support.wait import wait_until
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops import run
+from gitops.core import run
 
 
 def git(root: Path, *args: str) -> str:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from gitops import run, tools
+from gitops.core import run, tools
 
 from support.containers import running_container
 

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from gitops import config
+from gitops.core import config
 
 
 def copy_repo(dest: Path, names: Iterable[str]) -> Path:

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
-from gitops import airgap, config
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
+from gitops.images import airgap
 
 SPEC = {
     "base_images": {

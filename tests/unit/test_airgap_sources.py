@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from gitops import airgap
+from gitops.images import airgap
 
 # Shaped like the files on a Debian 12 host upgraded with a trixie entry (deb822), with a
 # snapshot comment inside a stanza and a third-party repository next to it.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import yaml
-from gitops import config, pins
+from gitops.core import config
+from gitops.manifests import pins
 
 DOCKERFILE = (config.PATHS.app / "Dockerfile").read_text()
 COMPOSE = yaml.safe_load((config.PATHS.app / "compose.yaml").read_text())

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import bootstrap, tools
-from gitops.cluster import resolve
-from gitops.errors import GitOpsError
+from gitops.cluster.target import resolve
+from gitops.core import tools
+from gitops.core.errors import GitOpsError
+from gitops.lifecycle import bootstrap
 
 
 class World:
@@ -187,13 +188,14 @@ def test_key_backup_is_restored_through_the_injected_function(tmp_path: Path,
 
 def test_kind_without_backup_gets_a_fresh_key_and_the_next_bootstrap_reuses_it(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from gitops.cluster import sealkey
+    from gitops.secrets import keybackup
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     lines: list[str] = []
     restored: list[Path] = []
     cluster = FakeCluster()
-    options = bootstrap.Options(fresh_key=lambda: sealkey.fresh_key_secret(bits=2048), progress=lines.append,
+    options = bootstrap.Options(fresh_key=lambda: keybackup.fresh_key_secret(bits=2048),
+                                progress=lines.append,
                                 restore_key=lambda path: restored.append(path) or [{"kind": "Secret"}])
     key_step("kind", options, cluster).do()
     (secret,) = cluster.applied
@@ -221,7 +223,7 @@ def test_k3s_without_backup_refuses_to_invent_a_key(monkeypatch: pytest.MonkeyPa
 
 
 def test_objects_reach_kubectl_on_stdin_never_in_argv(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitops import run
+    from gitops.core import run
 
     seen: list[tuple[tuple[str, ...], str | None]] = []
 

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from gitops import config, run
+from gitops.core import config, run
 
 
 def test_bootstrap_without_docker_fails_fast_in_one_line() -> None:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from gitops import config, portforward
-from gitops.cluster import k3s, kind, kubeconfig, resolve
-from gitops.cluster import smoke as cluster_smoke
-from gitops.errors import GitOpsError
+from gitops.cluster import k3s, kind, kubeconfig, portforward
+from gitops.cluster.target import resolve
+from gitops.core import config
+from gitops.core.errors import GitOpsError
+from gitops.verify import smoke_targets as cluster_smoke
 from support.localhttp import QuietHandler, serve
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from gitops import config, tools
 from gitops.cluster import kind
+from gitops.core import config, tools
 
 FAKE = """#!{python}
 import json, sys, pathlib

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import config
+from gitops.core import config
 
 EXPECTED = {"kind": ["dev"], "k3s": ["prod", "staging"]}
 

@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
-from gitops import config
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
 
 
 def test_unknown_environment_and_cluster_are_one_sentence() -> None:

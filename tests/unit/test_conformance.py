@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from gitops import conformance
-from gitops.cluster import resolve
-from gitops.errors import GitOpsError
+from gitops.cluster.target import resolve
+from gitops.core.errors import GitOpsError
+from gitops.lifecycle import conformance
 
 
 class Clock:

@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from gitops import files
+from gitops.core import files
 
 
 def test_writes_new_file_with_default_mode(tmp_path: Path) -> None:

@@ -6,12 +6,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from gitops import config, locks, pins
-from gitops.errors import GitOpsError
+from gitops.core import config, lockfiles
+from gitops.core.errors import GitOpsError
+from gitops.manifests import pins
 
 
 def test_image_lock_argv_targets_the_image_python_with_hashes() -> None:
-    argv = locks.image_lock_argv(["pyproject.toml"], "requirements.lock")
+    argv = lockfiles.image_lock_argv(["pyproject.toml"], "requirements.lock")
     assert argv[argv.index("--python-version") + 1] == "3.13"
     assert argv[argv.index("--python-platform") + 1] == "x86_64-unknown-linux-gnu"
     assert "--generate-hashes" in argv
@@ -19,7 +20,7 @@ def test_image_lock_argv_targets_the_image_python_with_hashes() -> None:
 
 
 def test_build_requirements_read_from_the_app_pyproject() -> None:
-    requires = locks.build_requirements(config.PATHS.app / "pyproject.toml")
+    requires = lockfiles.build_requirements(config.PATHS.app / "pyproject.toml")
     assert any(r.startswith("setuptools") for r in requires)
 
 
@@ -27,7 +28,7 @@ def test_pyproject_without_build_system_is_one_sentence(tmp_path: Path) -> None:
     bad = tmp_path / "pyproject.toml"
     bad.write_text('[project]\nname = "x"\n')
     with pytest.raises(GitOpsError, match=r"no \[build-system\] requires"):
-        locks.build_requirements(bad)
+        lockfiles.build_requirements(bad)
 
 
 @pytest.mark.parametrize("name", ["requirements.lock", "build-requirements.lock"])

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitops import policy, render, validate
-from gitops.errors import GitOpsError
-from gitops.policy import imageref, rules
+from gitops.core import imageref
+from gitops.core.errors import GitOpsError
+from gitops.manifests import policy, render, validate
+from gitops.manifests.policy import rules
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 
 import pytest
-from gitops import overlays
-from gitops.errors import GitOpsError
-from gitops.overlays import Pin
+from gitops.core.errors import GitOpsError
+from gitops.manifests import overlays
+from gitops.manifests.overlays import Pin
 
 OLD = "sha256:" + "1" * 64
 NEW = "sha256:" + "2" * 64

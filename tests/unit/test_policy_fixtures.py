@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops import policy
-from gitops.policy.rules import RULES
+from gitops.manifests import policy
+from gitops.manifests.policy.rules import RULES
 
 FIXTURES = Path(__file__).parents[1] / "manifests" / "fixtures" / "policy"
 

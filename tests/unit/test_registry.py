@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from gitops import registry
-from gitops.errors import GitOpsError
-from gitops.registry import Credentials
+from gitops.core.errors import GitOpsError
+from gitops.images import registry
+from gitops.images.registry import Credentials
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from gitops import registry
-from gitops.errors import GitOpsError
+from gitops.core.errors import GitOpsError
+from gitops.images import registry
 from support.localhttp import QuietHandler, serve
 from support.ports import free_port
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from gitops import config, run
+from gitops.core import config, run
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops import gitflow, github, images, release
-from gitops.errors import GitOpsError
-from gitops.overlays import Pin
+from gitops.core.errors import GitOpsError
+from gitops.delivery import gitflow, github, release
+from gitops.images import publish
+from gitops.manifests.overlays import Pin
 
 OLD = Pin("tasknote", "ghcr.io/acme/tasknote", "1.4.1", "sha256:" + "1" * 64)
 NEW = Pin("tasknote", "ghcr.io/acme/tasknote", "1.4.2", "sha256:" + "2" * 64)
@@ -108,8 +109,8 @@ def test_transaction_undoes_newest_first_and_reports_leftovers() -> None:
 def test_build_argv_tags_labels_and_ca_secret(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
     ca.write_text("cert")
-    build = images.plan("ghcr.io/acme/tasknote", "1.4.2", SHA)
-    argv = images.build_argv("docker", build, Path("apps/tasknote"), ca_bundle=ca,
+    build = publish.plan("ghcr.io/acme/tasknote", "1.4.2", SHA)
+    argv = publish.build_argv("docker", build, Path("apps/tasknote"), ca_bundle=ca,
                              source="https://github.com/acme/tasknote")
     assert argv[:2] == ["docker", "build"] and argv[-1] == "apps/tasknote"
     pairs = list(itertools.pairwise(argv))
@@ -123,8 +124,8 @@ def test_build_argv_tags_labels_and_ca_secret(tmp_path: Path) -> None:
 
 
 def test_build_argv_without_ca_and_multi_platform(tmp_path: Path) -> None:
-    build = images.plan("ghcr.io/acme/tasknote", "1.4.2", SHA)
-    argv = images.build_argv("docker", build, Path("ctx"), platforms=("linux/amd64", "linux/arm64"),
+    build = publish.plan("ghcr.io/acme/tasknote", "1.4.2", SHA)
+    argv = publish.build_argv("docker", build, Path("ctx"), platforms=("linux/amd64", "linux/arm64"),
                              ca_bundle=tmp_path / "missing")
     assert argv[:3] == ["docker", "buildx", "build"]
     assert "--secret" not in argv and "--push" in argv
@@ -138,7 +139,7 @@ def test_build_argv_without_ca_and_multi_platform(tmp_path: Path) -> None:
 ])
 def test_plan_refuses_bad_input(image: str, version: str, revision: str, match: str) -> None:
     with pytest.raises(GitOpsError, match=match):
-        images.plan(image, version, revision)
+        publish.plan(image, version, revision)
 
 
 def test_github_config_needs_a_token_and_a_repository() -> None:

@@ -6,8 +6,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from gitops import config, files, pins, repo_url
-from gitops.errors import GitOpsError
+from gitops.core import config, files
+from gitops.core.errors import GitOpsError
+from gitops.manifests import pins, repo_url
 from support.repocopy import copy_repo
 
 FORK = "https://git.example.org/someone/tasknote-gitops.git"

@@ -1,7 +1,7 @@
 import sys
 
 import pytest
-from gitops import run
+from gitops.core import run
 
 
 def test_captures_output_and_exit_code() -> None:

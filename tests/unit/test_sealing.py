@@ -15,8 +15,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from gitops import config, sealing
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
+from gitops.secrets import sealing
 from support import sealing_testlib as lib
 
 

@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitops import config, run, sealing, tools
-from gitops.errors import GitOpsError
+from gitops.core import config, run, tools
+from gitops.core.errors import GitOpsError
+from gitops.secrets import sealing
 from gitops.tasks import secrets as secrets_tasks
 from support import sealing_testlib as lib
 

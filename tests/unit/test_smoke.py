@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from gitops import smoke
+from gitops.verify import smoke
 from support.localhttp import QuietHandler, serve
 
 

@@ -8,7 +8,8 @@ import secrets
 from pathlib import Path
 
 import pytest
-from gitops import app_image, stack
+from gitops.images import app
+from gitops.stack import compose
 
 
 def row(service: str, state: str, health: str = "", code: int = 0) -> dict[str, object]:
@@ -22,13 +23,13 @@ HEALTHY = [row("db", "running", "healthy"), row("cache", "running", "healthy"),
 
 def test_ps_is_read_as_json_lines_or_as_one_array() -> None:
     lines = "\n".join(json.dumps(r) for r in HEALTHY)
-    assert stack.parse_ps(lines) == stack.parse_ps(json.dumps(HEALTHY))
-    assert stack.parse_ps(lines)["migrate"].describe() == "exited 0"
-    assert stack.parse_ps("") == {}
+    assert compose.parse_ps(lines) == compose.parse_ps(json.dumps(HEALTHY))
+    assert compose.parse_ps(lines)["migrate"].describe() == "exited 0"
+    assert compose.parse_ps("") == {}
 
 
 def test_all_healthy_with_migrate_exited_0_is_done() -> None:
-    assert stack.assess(stack.parse_ps(json.dumps(HEALTHY))) == (True, None)
+    assert compose.assess(compose.parse_ps(json.dumps(HEALTHY))) == (True, None)
 
 
 @pytest.mark.parametrize(("changed", "failure"), [
@@ -39,33 +40,33 @@ def test_all_healthy_with_migrate_exited_0_is_done() -> None:
 ])
 def test_a_service_that_cannot_get_healthy_is_named(changed: dict[str, object], failure: str) -> None:
     rows = [changed if r["Service"] == changed["Service"] else r for r in HEALTHY]
-    expected = stack.Failure(str(changed["Service"]), failure)
-    assert stack.assess(stack.parse_ps(json.dumps(rows))) == (False, expected)
+    expected = compose.Failure(str(changed["Service"]), failure)
+    assert compose.assess(compose.parse_ps(json.dumps(rows))) == (False, expected)
 
 
 def test_starting_services_are_not_done_and_not_failed() -> None:
     rows = [row("db", "running", "healthy"), row("cache", "running", "healthy"),
             row("api", "running", "starting"), row("migrate", "running")]
-    assert stack.assess(stack.parse_ps(json.dumps(rows))) == (False, None)
+    assert compose.assess(compose.parse_ps(json.dumps(rows))) == (False, None)
 
 
 def test_the_password_goes_to_the_environment_never_to_argv() -> None:
-    s = stack.Stack(project="p1", port=18000, image="tasknote:x")
+    s = compose.Stack(project="p1", port=18000, image="tasknote:x")
     generated = secrets.token_urlsafe(16)
     argv = s.argv("up", "-d")
-    assert argv[:6] == ["docker", "compose", "-f", str(stack.COMPOSE_FILE), "-p", "p1"]
+    assert argv[:6] == ["docker", "compose", "-f", str(compose.COMPOSE_FILE), "-p", "p1"]
     assert s.env(generated) == {"POSTGRES_PASSWORD": generated, "TASKNOTE_STACK": "p1",
                                "TASKNOTE_API_PORT": "18000", "TASKNOTE_IMAGE": "tasknote:x"}
     # The one call whose command carries the password (setting the role's): stdin, never argv.
-    psql, env, stdin = stack.role_password_command(s, generated)
+    psql, env, stdin = compose.role_password_command(s, generated)
     assert generated not in " ".join(psql)
     assert generated in stdin and env["POSTGRES_PASSWORD"] == generated
 
 
 def test_password_is_found_in_a_container_env() -> None:
-    assert stack.password_from_env(["PATH=/x", "POSTGRES_PASSWORD=abc=d"]) == "abc=d"
-    assert stack.password_from_env(["POSTGRES_PASSWORD="]) is None
-    assert stack.password_from_env([]) is None
+    assert compose.password_from_env(["PATH=/x", "POSTGRES_PASSWORD=abc=d"]) == "abc=d"
+    assert compose.password_from_env(["POSTGRES_PASSWORD="]) is None
+    assert compose.password_from_env([]) is None
 
 
 TOKEN = secrets.token_hex(8)  # a remote URL with a token in it, made at run time
@@ -77,18 +78,18 @@ TOKEN = secrets.token_hex(8)  # a remote URL with a token in it, made at run tim
     ("git@github.com:o/r.git", "git@github.com:o/r.git"),
 ])
 def test_label_source_never_carries_credentials(url: str, clean: str) -> None:
-    assert app_image.strip_credentials(url) == clean
+    assert app.strip_credentials(url) == clean
 
 
 def test_build_argv_passes_the_ca_as_a_secret_and_labels_as_build_args() -> None:
-    spec = app_image.BuildSpec(tag="tasknote:t", version="1.2.3", revision="abc", source="https://s",
+    spec = app.BuildSpec(tag="tasknote:t", version="1.2.3", revision="abc", source="https://s",
                                ca_file=Path("/ca.pem"), no_cache=True)
-    argv = app_image.build_argv("docker", spec)
+    argv = app.build_argv("docker", spec)
     assert argv[argv.index("--secret") + 1] == "id=ca,src=/ca.pem"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--build-arg"] == [
         "VERSION=1.2.3", "REVISION=abc", "SOURCE=https://s"]
     assert "--no-cache" in argv and argv[-3:] == ["--tag", "tasknote:t", str(spec.context)]
-    without_ca = app_image.build_argv("docker", app_image.BuildSpec("t", "1", "r", "s", None))
+    without_ca = app.build_argv("docker", app.BuildSpec("t", "1", "r", "s", None))
     assert "--secret" not in without_ca
 
 
@@ -99,5 +100,5 @@ def test_a_port_someone_listens_on_is_not_free() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        assert not stack.port_free(port)
-    assert stack.port_free(port)
+        assert not compose.port_free(port)
+    assert compose.port_free(port)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from gitops import config, run
+from gitops.core import config, run
 
 HEAVY = ("requests", "cryptography", "jsonschema", "kubernetes", "ruamel.yaml", "psycopg", "docker")
 

@@ -2,8 +2,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitops import tools
-from gitops.errors import GitOpsError
+from gitops.core import tools
+from gitops.core.errors import GitOpsError
 
 VERSIONS = {
     "tools": {

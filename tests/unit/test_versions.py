@@ -4,7 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitops import config, pins
+from gitops.core import config
+from gitops.manifests import pins
 from support.repocopy import copy_repo
 
 # What the pin checks read outside apps/; the lock and Dockerfile tests use repo_copy, which also

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops import config, pins
+from gitops.core import config
+from gitops.manifests import pins
 from support.repocopy import copy_repo
 
 COPIED = ("versions.yaml", "requirements.lock", "clusters", "argocd", "base", "schemas", ".github")

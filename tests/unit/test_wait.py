@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitops import wait
-from gitops.errors import GitOpsError
+from gitops.core.errors import GitOpsError
+from gitops.verify import reconcile
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
 
@@ -32,14 +32,14 @@ class Clock:
 
 
 def test_healthy_applications_are_ready() -> None:
-    snapshot = wait.assess(apps("healthy"), [load("deployment-ready.json")])
+    snapshot = reconcile.assess(apps("healthy"), [load("deployment-ready.json")])
     assert snapshot.ready
     assert snapshot.apps[0].name == "platform-ingress-nginx"
     assert snapshot.blockers() == []
 
 
 def test_root_app_healthy_before_its_children_exist_is_not_ready() -> None:
-    snapshot = wait.assess(apps("early"))
+    snapshot = reconcile.assess(apps("early"))
     assert not snapshot.ready
     assert snapshot.missing == ("tasknote-dev",)
     root = next(a for a in snapshot.apps if a.name == "root-kind")
@@ -48,13 +48,13 @@ def test_root_app_healthy_before_its_children_exist_is_not_ready() -> None:
 
 
 def test_progressing_app_reports_the_running_operation_message() -> None:
-    dev = next(a for a in wait.assess(apps("progressing")).apps if a.name == "tasknote-dev")
+    dev = next(a for a in reconcile.assess(apps("progressing")).apps if a.name == "tasknote-dev")
     assert (dev.sync, dev.health) == ("Synced", "Progressing")
     assert dev.message == "Running: waiting for healthy state of apps/Deployment/tasknote-api"
 
 
 def test_comparison_error_condition_is_the_last_message() -> None:
-    dev = next(a for a in wait.assess(apps("comparison-error")).apps if a.name == "tasknote-dev")
+    dev = next(a for a in reconcile.assess(apps("comparison-error")).apps if a.name == "tasknote-dev")
     assert dev.sync == "Unknown"
     assert dev.message.startswith("ComparisonError: Failed to load target state")
 
@@ -70,15 +70,15 @@ def test_comparison_error_condition_is_the_last_message() -> None:
     ],
 )
 def test_deployment_rollout_state(fixture: str, ready: bool, ready_replicas: int, message: str) -> None:
-    status = wait.deployment_status(load(fixture))
+    status = reconcile.deployment_status(load(fixture))
     assert (status.ready, status.ready_replicas, status.message) == (ready, ready_replicas, message)
 
 
 def test_wait_prints_progress_and_returns_after_settling() -> None:
-    sequence = [wait.assess(apps("early")), wait.assess(apps("progressing")),
-                wait.assess(apps("healthy")), wait.assess(apps("healthy"))]
+    sequence = [reconcile.assess(apps("early")), reconcile.assess(apps("progressing")),
+                reconcile.assess(apps("healthy")), reconcile.assess(apps("healthy"))]
     clock, lines = Clock(), []
-    result = wait.wait_until_ready(lambda: sequence.pop(0), what="every Application", deadline_s=600,
+    result = reconcile.wait_until_ready(lambda: sequence.pop(0), what="every Application", deadline_s=600,
                                    progress=lines.append, interval_s=5, clock=clock, sleep=clock.sleep)
     assert result.ready and not sequence
     text = "\n".join(lines)
@@ -90,19 +90,19 @@ def test_wait_prints_progress_and_returns_after_settling() -> None:
 
 
 def test_single_healthy_poll_is_not_trusted() -> None:
-    sequence = [wait.assess(apps("healthy")), wait.assess(apps("early")), wait.assess(apps("healthy")),
-                wait.assess(apps("healthy"))]
+    sequence = [reconcile.assess(apps("healthy")), reconcile.assess(apps("early")),
+                reconcile.assess(apps("healthy")), reconcile.assess(apps("healthy"))]
     clock = Clock()
-    wait.wait_until_ready(lambda: sequence.pop(0), what="apps", deadline_s=600, progress=lambda _: None,
+    reconcile.wait_until_ready(lambda: sequence.pop(0), what="apps", deadline_s=600, progress=lambda _: None,
                           clock=clock, sleep=clock.sleep)
     assert not sequence
 
 
 def test_timeout_names_the_application_and_its_condition() -> None:
     clock = Clock()
-    stuck = wait.assess(apps("comparison-error"))
+    stuck = reconcile.assess(apps("comparison-error"))
     with pytest.raises(GitOpsError) as info:
-        wait.wait_until_ready(lambda: stuck, what="every Application", deadline_s=60,
+        reconcile.wait_until_ready(lambda: stuck, what="every Application", deadline_s=60,
                               progress=lambda _: None, interval_s=10, clock=clock, sleep=clock.sleep)
     message = str(info.value)
     assert "not ready after 60 s" in message
@@ -114,16 +114,16 @@ def test_timeout_names_the_application_and_its_condition() -> None:
 def test_timeout_with_nothing_created_points_at_the_root_app() -> None:
     clock = Clock()
     with pytest.raises(GitOpsError, match="no Argo CD Application appeared within 30 s"):
-        wait.wait_until_ready(lambda: wait.assess([]), what="apps", deadline_s=30, progress=lambda _: None,
-                              clock=clock, sleep=clock.sleep)
+        reconcile.wait_until_ready(lambda: reconcile.assess([]), what="apps", deadline_s=30,
+                                   progress=lambda _: None, clock=clock, sleep=clock.sleep)
 
 
 def test_heartbeat_when_nothing_changes() -> None:
     clock, lines = Clock(), []
-    same = wait.assess(apps("progressing"), [load("deployment-rolling.json")])
+    same = reconcile.assess(apps("progressing"), [load("deployment-rolling.json")])
     with pytest.raises(GitOpsError):
-        wait.wait_until_ready(lambda: same, what="apps", deadline_s=70, progress=lines.append, interval_s=5,
-                              heartbeat_s=30, clock=clock, sleep=clock.sleep)
+        reconcile.wait_until_ready(lambda: same, what="apps", deadline_s=70, progress=lines.append,
+                                   interval_s=5, heartbeat_s=30, clock=clock, sleep=clock.sleep)
     beats = [line for line in lines if "still waiting" in line]
     assert len(beats) == 2 and "tasknote-dev is Synced/Progressing" in beats[0]
 
@@ -144,6 +144,6 @@ class RecordedApi:
 
 def test_observe_cluster_reads_deployments_in_destination_namespaces() -> None:
     api = RecordedApi()
-    snapshot = wait.observe_cluster(api)()
+    snapshot = reconcile.observe_cluster(api)()
     assert api.asked == ["ingress-nginx", "kube-system", "tasknote-dev"]
     assert [w.name for w in snapshot.workloads] == ["tasknote-api"] and not snapshot.ready

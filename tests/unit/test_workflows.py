@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import config
+from gitops.core import config
 
 WORKFLOWS = sorted((config.ROOT / ".github" / "workflows").glob("*.y*ml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from gitops.cluster import Target
-from gitops.errors import GitOpsError
+from gitops.cluster.target import Target
+from gitops.core.errors import GitOpsError
 
 REQUEST_TIMEOUT_S = 10
 ARGO_GROUP, ARGO_VERSION = "argoproj.io", "v1alpha1"

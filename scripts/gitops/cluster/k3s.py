@@ -10,10 +10,10 @@ from pathlib import Path
 
 import requests
 
-from gitops import config, run
-from gitops.cluster import K3S_CONTEXT, k3s_kubeconfig_path
 from gitops.cluster.kubeconfig import write_private
-from gitops.errors import GitOpsError
+from gitops.cluster.target import K3S_CONTEXT, k3s_kubeconfig_path
+from gitops.core import config, run
+from gitops.core.errors import GitOpsError
 
 UNIT = """[Unit]
 Description=Lightweight Kubernetes (k3s, pinned by TaskNote versions.yaml)

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from gitops import config, run, tools
-from gitops.cluster import KIND_CLUSTER_NAME
-from gitops.errors import GitOpsError
+from gitops.cluster.target import KIND_CLUSTER_NAME
+from gitops.core import config, run, tools
+from gitops.core.errors import GitOpsError
 
 
 def config_file() -> Path:

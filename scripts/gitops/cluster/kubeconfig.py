@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops import run, tools
-from gitops.cluster import Target
-from gitops.errors import GitOpsError
-from gitops.files import atomic_write
+from gitops.cluster.target import Target
+from gitops.core import run, tools
+from gitops.core.errors import GitOpsError
+from gitops.core.files import atomic_write
 
 
 def contexts(kubeconfig: Path | None = None) -> list[str]:

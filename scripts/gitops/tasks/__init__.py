@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from gitops.tasks import (
-    app,
-    cluster,
-    dev,
-    images,
-    lifecycle,
-    manifests,
-    release,
-    secrets,
-    stack,
-)
+from gitops.tasks import app, cluster, dev, images, lifecycle, manifests, release, secrets, stack
 
 
 def build() -> Collection:

@@ -10,7 +10,7 @@ from typing import Any
 from invoke.exceptions import Exit
 from invoke.tasks import task as invoke_task
 
-from gitops.errors import GitOpsError
+from gitops.core.errors import GitOpsError
 
 
 def task(help: dict[str, str] | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:

@@ -6,8 +6,8 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import config
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
 from gitops.tasks._task import task
 
 # The cluster modules (requests for k3s, the kubeconfig handling) are imported inside each task:
@@ -53,7 +53,8 @@ def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
 @task(help={"cluster": CLUSTER_HELP, "context": "an existing kubeconfig context to check instead"})
 def kubeconfig_(c: Any, cluster: str = "kind", context: str = "") -> None:
     """Print the kubeconfig context (and file) of a cluster and check its API server answers."""
-    from gitops.cluster import kubeconfig, resolve
+    from gitops.cluster import kubeconfig
+    from gitops.cluster.target import resolve
 
     target = resolve(cluster, context)
     kubeconfig.require_reachable(target)

@@ -7,11 +7,11 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import config
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
 from gitops.tasks._task import task
 
-# gitops.run and gitops.locks are imported inside the tasks: `./inv --list` and every other task
+# gitops.core.run and gitops.core.lockfiles are imported inside the tasks: `./inv --list` and every other task
 # should not pay for them.
 
 
@@ -32,7 +32,7 @@ def pytest_argv(*paths: str, tier: str, k: str, tiers: tuple[str, ...], what: st
 
 
 def run_linters() -> None:
-    from gitops import run
+    from gitops.core import run
 
     run.stream([*python_tool("ruff"), "check", "."], cwd=config.ROOT)
     run.stream([*python_tool("mypy")], cwd=config.ROOT)
@@ -53,7 +53,7 @@ def lint(c: Any) -> None:
 )
 def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
     """The test command: ruff, mypy, then pytest over every tier this machine can run."""
-    from gitops import run
+    from gitops.core import run
 
     if lint:
         run_linters()
@@ -67,9 +67,9 @@ def lock(c: Any) -> None:
     """Regenerate the hash-pinned locks: requirements.lock (this repository's tools, from the two
     pyproject.toml files) and apps/tasknote/requirements.lock + build-requirements.lock (the image's
     runtime dependencies and build backend, resolved for Python 3.13 on Linux x86_64)."""
-    from gitops import locks
+    from gitops.core import lockfiles
 
-    for path in locks.regenerate():
+    for path in lockfiles.regenerate():
         print(f"wrote {path.relative_to(config.ROOT)}")
 
 

@@ -17,7 +17,7 @@ ns = Collection("images")
 })
 def airgap(c: Context, force: bool = False, mirror: str = "", only: list[str] | None = None) -> None:
     """Build the air-gapped base images (Debian, Python, distroless, PostgreSQL, Redis, registry) locally."""
-    from gitops import airgap as domain
+    from gitops.images import airgap as domain
 
     results = domain.ensure(force=force, mirror=mirror or None, only=only or ())
     for item in results:
@@ -39,7 +39,7 @@ def build(c: Context, version: str, image: str = "", context: str = "",
     """Build the app image with OCI labels, tagged with its version and git commit."""
     from pathlib import Path
 
-    from gitops import images as domain
+    from gitops.images import publish as domain
 
     built = domain.build(image or domain.DEFAULT_IMAGE, version, context=Path(context) if context else None,
                          platforms=platform or ())
@@ -53,7 +53,7 @@ def build(c: Context, version: str, image: str = "", context: str = "",
 })
 def push(c: Context, version: str, image: str = "") -> None:
     """Push the image's tags, then print the digest the registry serves for the version tag."""
-    from gitops import images as domain
+    from gitops.images import publish as domain
 
     name = image or domain.DEFAULT_IMAGE
     # The commit the image was built from (its label), not HEAD: HEAD may have moved since.

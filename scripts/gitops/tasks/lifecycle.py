@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitops import config
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
 from gitops.tasks._task import task
 
 # The domain modules (bootstrap, the smoke suite, the conformance pipeline) are imported inside
@@ -29,8 +29,8 @@ def bootstrap(c: Any, cluster: str = "kind", context: str = "", dry_run: bool = 
               key_backup: str = "", image: list[str] | None = None, timeout: int = 900,
               fresh_key: bool = False) -> None:
     """From nothing to a reconciled cluster; safe to re-run, resumes where it stopped."""
-    from gitops import bootstrap as bootstrapping
-    from gitops.cluster import resolve
+    from gitops.cluster.target import resolve
+    from gitops.lifecycle import bootstrap as bootstrapping
 
     target = resolve(cluster, context)
     options = bootstrapping.Options(
@@ -49,7 +49,7 @@ def bootstrap(c: Any, cluster: str = "kind", context: str = "", dry_run: bool = 
 })
 def smoke(c: Any, target: str = "kind", env: str = "dev", timeout: int = 180) -> None:
     """Run the smoke suite (health, ready, CRUD, upload + variants) against a target."""
-    from gitops.cluster.smoke import report_ok, run_smoke
+    from gitops.verify.smoke_targets import report_ok, run_smoke
 
     # Each step is printed live as it finishes; the end is one line, not the steps again.
     report = run_smoke(target, env, timeout_s=timeout, summary_job=target != "compose")
@@ -67,7 +67,7 @@ def smoke(c: Any, target: str = "kind", env: str = "dev", timeout: int = 180) ->
 })
 def conformance(c: Any, cluster: str = "kind", report_dir: str = "", keep: bool = False) -> None:
     """The nightly pipeline: validate, bootstrap, smoke, drift, scale, rollout, rollback; report."""
-    from gitops import conformance as pipeline
+    from gitops.lifecycle import conformance as pipeline
 
     out = Path(report_dir) if report_dir else config.PATHS.reports / "conformance"
     result = pipeline.run_default(cluster, out, keep=keep)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 
-from gitops.errors import GitOpsError
+from gitops.core.errors import GitOpsError
 from gitops.tasks._task import task
 
 if TYPE_CHECKING:
-    from gitops import checks
+    from gitops.manifests import checks
 
 # Domain modules (jsonschema, the schemas) are imported inside each task: `./inv --list` and every
 # other namespace should not pay for them, and the check's wall time is what bench/ measures.
@@ -33,8 +33,8 @@ def finish(report: checks.Report, fmt: str) -> None:
             "root": ROOT_HELP, "cache": CACHE_HELP})
 def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool = True) -> None:
     """Print (or write) the objects `kubectl kustomize` renders for a target, or for all of them."""
-    from gitops import checks, render
-    from gitops.files import atomic_write
+    from gitops.core.files import atomic_write
+    from gitops.manifests import checks, render
 
     results = checks.rendered(checks.resolve_root(root), target, cache)
     if out and len(results) != 1:
@@ -52,7 +52,7 @@ def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def validate(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
     """Validate every rendered object against the Kubernetes and CRD schemas (unknown kinds fail)."""
-    from gitops import checks
+    from gitops.manifests import checks
 
     fmt = checks.check_format(format)
     finish(checks.run(checks.resolve_root(root), target, rules=False, use_cache=cache), fmt)
@@ -63,8 +63,8 @@ def validate(c: Any, target: str = "", format: str = "text", root: str = "", cac
 def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True,
            list_rules: bool = False) -> None:
     """Apply the policy rules (TN001...) to every rendered object; errors exit non-zero."""
-    from gitops import checks
-    from gitops.policy.rules import RULES
+    from gitops.manifests import checks
+    from gitops.manifests.policy.rules import RULES
 
     if list_rules:
         for rule in RULES:
@@ -77,7 +77,7 @@ def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def check(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
     """Render, validate and policy-check every overlay and cluster root (what CI and conformance run)."""
-    from gitops import checks
+    from gitops.manifests import checks
 
     fmt = checks.check_format(format)
     finish(checks.run(checks.resolve_root(root), target, use_cache=cache), fmt)
@@ -87,7 +87,7 @@ def check(c: Any, target: str = "", format: str = "text", root: str = "", cache:
             "root": ROOT_HELP})
 def set_repo(c: Any, url: str, root: str = "") -> None:
     """Point versions.yaml and every Argo CD object at your fork's URL (commit and push the result)."""
-    from gitops import checks, repo_url
+    from gitops.manifests import checks, repo_url
 
     changed = repo_url.retarget(checks.resolve_root(root), url)
     for path in changed:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
-from gitops import config
+from gitops.core import config
 from gitops.tasks._task import task
 
 if TYPE_CHECKING:
-    from gitops.release import Options
+    from gitops.delivery.release import Options
 
-# gitops.release (requests for the GitHub API, ruamel.yaml for the overlays) is imported inside
+# gitops.delivery.release (requests for the GitHub API, ruamel.yaml for the overlays) is imported inside
 # each task: `./inv --list` and the other namespaces should not pay for it.
 
 ns = Collection("release")
@@ -27,7 +27,7 @@ GIT_HELP = {
 
 
 def _options(no_pr: bool, remote: str, base: str, repo: str) -> Options:
-    from gitops.release import Options
+    from gitops.delivery.release import Options
 
     return Options(repo=config.ROOT, remote=remote, pull_request=not no_pr, base=base or None,
                    github_repository=repo or None)
@@ -43,7 +43,7 @@ def _options(no_pr: bool, remote: str, base: str, repo: str) -> Options:
 def bump(c: Context, env: str, tag: str, image: str = "tasknote", registry: str = "", no_pr: bool = False,
          remote: str = "origin", base: str = "", repo: str = "") -> None:
     """Pin an environment to the digest a tag points to now: edit, branch, commit, push, open a PR."""
-    from gitops import release
+    from gitops.delivery import release
 
     outcome = release.bump(env, image, tag, registry or None,
                            _options(no_pr, remote, base, repo))
@@ -60,7 +60,7 @@ def bump(c: Context, env: str, tag: str, image: str = "tasknote", registry: str 
 def promote(c: Context, from_: str, to: str, image: str = "tasknote", digest: str = "", no_pr: bool = False,
             remote: str = "origin", base: str = "", repo: str = "") -> None:
     """Copy the exact digest one environment runs into the next (dev → staging → prod) through a PR."""
-    from gitops import release
+    from gitops.delivery import release
 
     outcome = release.promote(from_, to, image, digest or None,
                               _options(no_pr, remote, base, repo))
@@ -75,7 +75,7 @@ def promote(c: Context, from_: str, to: str, image: str = "tasknote", digest: st
 def rollback(c: Context, env: str, image: str = "tasknote", no_pr: bool = False, remote: str = "origin",
              base: str = "", repo: str = "") -> None:
     """Open a PR that puts back the pin an environment had before its last bump or promotion."""
-    from gitops import release
+    from gitops.delivery import release
 
     outcome = release.rollback(env, image, _options(no_pr, remote, base, repo))
     print(outcome.summary())

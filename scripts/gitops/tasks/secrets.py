@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 
-from gitops import config
-from gitops.errors import GitOpsError
+from gitops.core import config
+from gitops.core.errors import GitOpsError
 from gitops.tasks._task import task
 
 if TYPE_CHECKING:
-    from gitops import sealing_cluster
+    from gitops.secrets import controller
 
 # The domain modules (sealing needs cryptography) are imported inside each task: `./inv --list`
 # and the other namespaces should not pay for them.
 
 
 def read_values(from_literal: list[str], from_env_file: str, stdin: bool) -> dict[str, bytes]:
-    from gitops import sealing
+    from gitops.secrets import sealing
 
     values: dict[str, bytes] = {}
     sealing.parse_literals(from_literal, values)
@@ -65,7 +65,7 @@ def seal(
     engine: str = "auto",
 ) -> None:
     """Seal a Secret with the cluster's committed certificate into overlays/<env>/sealed-secrets.yaml."""
-    from gitops import sealing
+    from gitops.secrets import sealing
 
     values = read_values(from_literal or [], from_env_file, stdin)
     result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine)
@@ -89,7 +89,7 @@ def seal(
 )
 def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal_db: bool = True) -> None:
     """Make a new sealing key for a new cluster: private key backup outside the repo, public cert in it."""
-    from gitops import sealing
+    from gitops.secrets import sealing
 
     target = Path(backup) if backup else sealing.default_backup_path(cluster)
     result = sealing.init_key(cluster, target, replace=replace)
@@ -109,11 +109,11 @@ CONTROLLER_HELP = {
 }
 
 
-def transport(context: str, namespace: str, service: str) -> sealing_cluster.KubectlTransport:
-    from gitops import sealing_cluster
+def transport(context: str, namespace: str, service: str) -> controller.KubectlTransport:
+    from gitops.secrets import controller
 
-    return sealing_cluster.kubectl_transport(context or None, namespace or None,
-                                             service or sealing_cluster.CONTROLLER_SERVICE)
+    return controller.kubectl_transport(context or None, namespace or None,
+                                             service or controller.CONTROLLER_SERVICE)
 
 
 @task(help={"cluster": "kind or k3s: where the certificate is written",
@@ -122,9 +122,9 @@ def transport(context: str, namespace: str, service: str) -> sealing_cluster.Kub
 def fetch_cert(c: Any, cluster: str, replace: bool = False, context: str = "", namespace: str = "",
                service: str = "") -> None:
     """Read the controller's public certificate from the cluster into clusters/<cluster>/."""
-    from gitops import sealing_cluster
+    from gitops.secrets import controller
 
-    result = sealing_cluster.fetch_cert(cluster, transport(context, namespace, service), replace=replace)
+    result = controller.fetch_cert(cluster, transport(context, namespace, service), replace=replace)
     where = result.path.relative_to(config.ROOT)
     if not result.changed:
         print(f"{where} already holds the cluster's certificate (sha256 {result.fingerprint})")
@@ -136,9 +136,9 @@ def fetch_cert(c: Any, cluster: str, replace: bool = False, context: str = "", n
             **CONTROLLER_HELP})
 def reencrypt(c: Any, cluster: str, context: str = "", namespace: str = "", service: str = "") -> None:
     """Re-encrypt every SealedSecret of the cluster with the controller's newest key (/v1/rotate)."""
-    from gitops import sealing_cluster
+    from gitops.secrets import controller
 
-    result = sealing_cluster.reencrypt(cluster, transport(context, namespace, service))
+    result = controller.reencrypt(cluster, transport(context, namespace, service))
     for path in result.files:
         print(f"re-encrypted {path.relative_to(config.ROOT)}")
     print(f"{result.objects} SealedSecret(s) re-encrypted; commit the overlays")
@@ -149,9 +149,9 @@ def reencrypt(c: Any, cluster: str, context: str = "", namespace: str = "", serv
 def backup_key(c: Any, out: str, force: bool = False, context: str = "", namespace: str = "",
                service: str = "") -> None:
     """Export the controller's PRIVATE keys to a file outside the repository (for disaster recovery)."""
-    from gitops import sealing, sealing_cluster
+    from gitops.secrets import controller, sealing
 
-    path, count = sealing_cluster.backup_keys(Path(out), transport(context, namespace, service), force=force)
+    path, count = controller.backup_keys(Path(out), transport(context, namespace, service), force=force)
     print(f"wrote {count} private key(s) to {path} (mode 0600).")
     print(f"WARNING: {sealing.BACKUP_WARNING}")
 
@@ -160,9 +160,9 @@ def backup_key(c: Any, out: str, force: bool = False, context: str = "", namespa
             "context": CONTROLLER_HELP["context"], "namespace": CONTROLLER_HELP["namespace"]})
 def restore_key(c: Any, backup: str, context: str = "", namespace: str = "") -> None:
     """Apply a key backup to a cluster, so its controller can decrypt the repository's SealedSecrets."""
-    from gitops import sealing, sealing_cluster
+    from gitops.secrets import controller, sealing
 
-    count = sealing_cluster.apply_keys(sealing.restore_key(Path(backup), namespace or None), context or None)
+    count = controller.apply_keys(sealing.restore_key(Path(backup), namespace or None), context or None)
     where = namespace or sealing.controller_namespace()
     print(f"applied {count} key Secret(s); if the controller already runs, restart it "
           f"(kubectl -n {where} rollout restart deployment) so it reads them")
@@ -172,15 +172,15 @@ def restore_key(c: Any, backup: str, context: str = "", namespace: str = "") -> 
             "history": "also scan every commit of every ref (default on; --no-history skips it)"})
 def scan(c: Any, staged: bool = False, history: bool = True) -> None:
     """Fail on plaintext Secrets, private keys, tokens and high-entropy strings in the tree and history."""
-    from gitops import secretscan
+    from gitops.secrets import scan
 
-    report = secretscan.scan(history=history, staged=staged)
+    report = scan.scan(history=history, staged=staged)
     for finding in report.findings:
         print(finding.describe(), file=sys.stderr)
     if not report.ok:
         raise GitOpsError(
             f"{len(report.findings)} possible secret(s) in the {report.scanned}; seal them with "
-            f"./inv secrets.seal, or list a known-safe one with its reason in {secretscan.ALLOWLIST}."
+            f"./inv secrets.seal, or list a known-safe one with its reason in {scan.ALLOWLIST}."
         )
     print(f"no secrets found in the {report.scanned}")
 
@@ -188,9 +188,9 @@ def scan(c: Any, staged: bool = False, history: bool = True) -> None:
 @task(help={})
 def install_hook(c: Any) -> None:
     """Install the git pre-commit hook that runs `./inv secrets.scan --staged`."""
-    from gitops import secretscan
+    from gitops.secrets import scan
 
-    print(f"installed {secretscan.install_hook(config.ROOT)}")
+    print(f"installed {scan.install_hook(config.ROOT)}")
 
 
 ns = Collection("secrets", seal, init_key, fetch_cert, reencrypt, backup_key, restore_key, scan, install_hook)

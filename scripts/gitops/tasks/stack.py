@@ -6,28 +6,28 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops import app_defaults
+from gitops.images import app
 from gitops.tasks._task import task
 
-# gitops.stack is imported inside each task (defaults come from the import-free
-# gitops.app_defaults): `./inv --list` and the other namespaces should not pay for it.
+# gitops.stack.compose is imported inside each task (defaults come from the import-free
+# gitops.images.app): `./inv --list` and the other namespaces should not pay for it.
 
 PROJECT_HELP = ("compose project name, so several stacks can share one engine "
-                f"(default {app_defaults.STACK_PROJECT})")
+                f"(default {app.STACK_PROJECT})")
 
 
 @task(help={
-    "port": f"loopback port the API is published on (default {app_defaults.STACK_PORT})",
+    "port": f"loopback port the API is published on (default {app.STACK_PORT})",
     "project": PROJECT_HELP,
     "build": "build the image first with app.build (default: on; --no-build uses the existing image)",
     "timeout": "seconds to wait for every service to be healthy (default 300)",
 })
-def up(c: Any, port: int = app_defaults.STACK_PORT, project: str = app_defaults.STACK_PROJECT,
+def up(c: Any, port: int = app.STACK_PORT, project: str = app.STACK_PROJECT,
        build: bool = True, timeout: int = 300) -> None:
     """Build the image and start api, worker, db, cache and the migrate one-shot; wait until healthy.
     POSTGRES_PASSWORD is generated (or kept from the stack's db container) and passed only through
     the environment of docker compose."""
-    from gitops import stack as domain
+    from gitops.stack import compose as domain
 
     stack = domain.Stack(project=project, port=port)
     domain.up(stack, build=build, timeout_s=timeout)
@@ -39,9 +39,9 @@ def up(c: Any, port: int = app_defaults.STACK_PORT, project: str = app_defaults.
     "project": PROJECT_HELP,
     "volumes": "also remove the database volume (all tasks and images are lost)",
 })
-def down(c: Any, project: str = app_defaults.STACK_PROJECT, volumes: bool = False) -> None:
+def down(c: Any, project: str = app.STACK_PROJECT, volumes: bool = False) -> None:
     """Stop and remove the stack's containers and network; the database volume stays unless --volumes."""
-    from gitops import stack as domain
+    from gitops.stack import compose as domain
 
     domain.down(domain.Stack(project=project), volumes=volumes)
 
@@ -53,9 +53,9 @@ def down(c: Any, project: str = app_defaults.STACK_PROJECT, volumes: bool = Fals
     "project": PROJECT_HELP,
 })
 def logs(c: Any, service: list[str] | None = None, tail: int = 100, follow: bool = False,
-         project: str = app_defaults.STACK_PROJECT) -> None:
+         project: str = app.STACK_PROJECT) -> None:
     """Show the stack's logs, optionally following them."""
-    from gitops import stack as domain
+    from gitops.stack import compose as domain
 
     domain.logs(domain.Stack(project=project), services=service or (), tail=tail, follow=follow)
 

@@ -1,0 +1,105 @@
+"""Find and verify the pinned command-line tools; a missing one is one sentence saying how to get it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops.core import config, run
+from gitops.core.errors import GitOpsError
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """How to ask a tool its version and what versions.yaml pins for it."""
+
+    name: str
+    version_argv: tuple[str, ...]
+    pattern: str
+    pinned: str
+    exact: bool
+    install: str
+
+
+VERSION_PROBES: dict[str, tuple[tuple[str, ...], str]] = {
+    "kubectl": (("version", "--client", "-o", "yaml"), r"gitVersion: v?([0-9][^\s]*)"),
+    "kind": (("version",), r"kind v?([0-9][^\s]*)"),
+    "k3s": (("--version",), r"k3s version v?([0-9][^\s(]*)"),
+    "kubeseal": (("--version",), r"kubeseal version: v?([0-9][^\s]*)"),
+    "argocd": (("version", "--client", "--short"), r"argocd: v?([0-9][^\s+]*)"),
+    "docker": (("version", "--format", "{{.Client.Version}}"), r"([0-9][^\s]*)"),
+}
+
+
+def install_hint(name: str, entry: dict[str, Any]) -> str:
+    if "pypi" in entry:
+        return f"run ./inv again to install {entry['pypi']} into .venv"
+    if "url" in entry:
+        return f"download {entry['url']} (sha256 {entry.get('sha256', '?')}) onto your PATH"
+    return str(entry.get("install", f"install {name}"))
+
+
+def spec(name: str, versions: dict[str, Any] | None = None) -> ToolSpec:
+    table = (versions or config.versions()).get("tools", {})
+    if name not in table or name not in VERSION_PROBES:
+        raise GitOpsError(f"no pinned tool named {name!r}; add it to versions.yaml tools.")
+    entry = table[name]
+    argv, pattern = VERSION_PROBES[name]
+    exact = "min_version" not in entry
+    pinned = str(entry["version"] if exact else entry["min_version"])
+    return ToolSpec(name, argv, pattern, pinned, exact, install_hint(name, entry))
+
+
+def parse_version(text: str, pattern: str) -> str | None:
+    match = re.search(pattern, text)
+    return match.group(1) if match else None
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+def acceptable(found: str, tool: ToolSpec) -> bool:
+    if tool.exact:
+        return version_tuple(found) == version_tuple(tool.pinned)
+    return version_tuple(found) >= version_tuple(tool.pinned)
+
+
+def locate(name: str) -> Path | None:
+    """The venv's own copy first (kubectl comes from the lock file), then PATH."""
+    venv_copy = Path(sys.prefix) / "bin" / name
+    if venv_copy.is_file():
+        return venv_copy
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def require(name: str) -> Path:
+    """Return the tool's path, or raise one sentence naming the needed version and how to get it."""
+    tool = spec(name)
+    want = f"{name} {'' if tool.exact else '>= '}{tool.pinned}"
+    path = locate(name)
+    if path is None:
+        raise GitOpsError(f"{name} is not installed; {want} is needed: {tool.install}.")
+    result = run.run([str(path), *tool.version_argv], check=False, timeout=30)
+    found = parse_version(result.stdout + result.stderr, tool.pattern)
+    if found is None or not acceptable(found, tool):
+        raise GitOpsError(
+            f"{path} reports version {found or 'unknown'} but {want} is needed: {tool.install}."
+        )
+    return path
+
+
+def docker_engine() -> Path:
+    """The docker CLI, checked against its pin, with an engine that answers."""
+    docker = require("docker")
+    result = run.run([str(docker), "info", "--format", "{{.ServerVersion}}"], check=False, timeout=10)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise GitOpsError(
+            "the Docker daemon is not answering; start it (sudo systemctl start docker) and retry."
+        )
+    return docker

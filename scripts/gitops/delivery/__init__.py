@@ -1,0 +1,3 @@
+"""Git-driven delivery: release bump, promote and rollback as pull requests; git plumbing and the
+GitHub API.
+"""

@@ -1,0 +1,3 @@
+"""Whole-cluster journeys built from the other areas: bootstrap to a reconciled cluster, nightly
+conformance.
+"""

@@ -1,0 +1,1 @@
+"""The local compose stack: up, down, status and the password it generates."""

@@ -1,0 +1,3 @@
+"""Proving a running TaskNote works: the step engine and its reports, the smoke suite, reconcile
+waits.
+"""
