@@ -11,13 +11,15 @@ import pytest
 from gitops.core import run
 from gitops.stack import compose
 from gitops.verify.smoke_targets import describe_report, run_smoke
+from support.checkout import this_repo
 from support.ports import free_port
 
 
 @pytest.fixture(scope="module")
 def compose_stack(tasknote_image: str) -> Iterator[compose.Stack]:
     """A stack of this run's own (project name and port), so it never meets another one."""
-    up = compose.Stack(project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(), image=tasknote_image)
+    up = compose.Stack(this_repo(), project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(),
+                       image=tasknote_image)
     lines: list[str] = []
     before: list[str] = []
     try:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from gitops.core import config
 from gitops.manifests import pins
+from support.checkout import ROOT
 from support.repocopy import copy_repo
 
 # What the pin checks read outside apps/; the lock and Dockerfile tests use repo_copy, which also
@@ -16,7 +17,7 @@ COPIED = ("versions.yaml", "requirements.lock", "clusters", "argocd", "base", "s
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """The files the checks read, copied so a test can plant a mismatch."""
-    root = config.ROOT
+    root = ROOT
     for path in root.rglob("*"):
         if ".git" in path.parts or ".venv" in path.parts or not path.is_file():
             continue
@@ -39,7 +40,7 @@ def found(root: Path) -> list[pins.Mismatch]:
 
 
 def test_repository_agrees_with_versions_yaml() -> None:
-    found = pins.mismatches(config.ROOT, config.load_versions())
+    found = pins.mismatches(ROOT, config.load_versions())
     assert found == [], "\n".join(map(str, found))
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 
-def cluster_unreachable(context: str | None = None, timeout_s: int = 5) -> str | None:
+def cluster_unreachable(repo: Repo, context: str | None = None, timeout_s: int = 5) -> str | None:
     """None when the kubeconfig's current (or given) context answers, else why not, in one sentence."""
     try:
-        kubectl = tools.require("kubectl")
+        kubectl = tools.require("kubectl", repo)
     except GitOpsError as exc:
         return str(exc)
     argv = [str(kubectl), f"--request-timeout={timeout_s}s"]

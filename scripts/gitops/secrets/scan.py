@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from gitops.core import config, run
+from gitops.core import run
 from gitops.core.errors import GitOpsError
 
 ALLOWLIST = ".secretscan-allow.yaml"
@@ -345,7 +345,7 @@ class ScanReport:
         return not self.findings
 
 
-def scan(root: Path = config.ROOT, *, history: bool = True, staged: bool = False,
+def scan(root: Path, *, history: bool = True, staged: bool = False,
          refs: Sequence[str] = ALL_REFS) -> ScanReport:
     """Scan the working tree (or only the staged files) and, unless told not to, the history of `refs`."""
     allow = load_allowlist(root / ALLOWLIST)
@@ -361,7 +361,7 @@ def scan(root: Path = config.ROOT, *, history: bool = True, staged: bool = False
 HOOK_SOURCE = Path("scripts/hooks/pre-commit")
 
 
-def install_hook(root: Path = config.ROOT) -> Path:
+def install_hook(root: Path) -> Path:
     """Point the repository's pre-commit hook at scripts/hooks/pre-commit (never clobbering another)."""
     hooks = Path(_git(root, "rev-parse", "--git-path", "hooks").strip())
     hooks = hooks if hooks.is_absolute() else root / hooks
