@@ -1,8 +1,9 @@
 """The policy engine: run every rule over every rendered object and collect findings.
 
 Rules live in gitops.manifests.policy.rules (one table; the checks by theme beside it). A finding
-is suppressed only by an annotation on the object itself, `policy.tasknote.dev/skip-<RULE>: "<reason>"`, and only when the reason
-is not empty: an exception is visible in Git next to the object, with its why.
+is suppressed only by an annotation on the object itself, `policy.tasknote.dev/skip-<RULE>:
+"<reason>"`, and only when the reason is not empty: an exception is visible in Git next to the
+object, with its why.
 """
 
 from __future__ import annotations
