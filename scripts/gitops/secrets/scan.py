@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from detect_secrets.core.scan import _process_line_based_plugins
+from detect_secrets.settings import default_settings
 
 from gitops.core import run
 from gitops.core.errors import GitOpsError
@@ -176,11 +178,6 @@ def _safe_shape(kind: str, value: str | None, line: str, sealed: set[str]) -> bo
 def detect(path: str, numbered_lines: Sequence[tuple[int, str]], sealed: set[str],
            allow: Sequence[Allowed]) -> list[tuple[int, str]]:
     """(line, detector name) for each detect-secrets finding in these lines that is not allowed."""
-    try:
-        from detect_secrets.core.scan import _process_line_based_plugins
-        from detect_secrets.settings import default_settings
-    except ImportError:
-        raise GitOpsError("detect-secrets is missing; run ./inv again to install the lock file.") from None
     text_of = dict(numbered_lines)
     found = []
     with default_settings():
