@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.manifests import policy, render, validate
+from gitops.manifests import pins, policy, render, validate
 
 FORMATS = ("text", "json")
 
@@ -27,6 +27,7 @@ class Report:
     targets: list[str]
     problems: list[validate.Problem] = field(default_factory=list)
     findings: list[policy.Finding] = field(default_factory=list)
+    mismatches: list[pins.Mismatch] = field(default_factory=list)
     cached: int = 0
 
     @property
@@ -35,27 +36,32 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failures
+        return not self.problems and not self.failures and not self.mismatches
 
     def as_json(self) -> str:
         return json.dumps({
             "ok": self.ok, "targets": self.targets,
             "schema_problems": [p.as_dict() for p in self.problems],
             "policy_findings": [f.as_dict() for f in self.findings],
+            "pin_mismatches": [str(m) for m in self.mismatches],
         }, indent=2)
 
     def lines(self) -> list[str]:
         out = [f"schema {p}" for p in self.problems] + [str(f) for f in self.findings]
+        out += [f"pin {m}" for m in self.mismatches]
+        if not self.targets:
+            return [*out, f"{len(self.mismatches)} pin mismatches against versions.yaml"]
         out.append(
             f"{len(self.targets)} targets ({self.cached} from cache): {len(self.problems)} schema problems, "
-            f"{len(self.failures)} policy errors, {len(self.findings) - len(self.failures)} warnings"
+            f"{len(self.failures)} policy errors, {len(self.findings) - len(self.failures)} warnings, "
+            f"{len(self.mismatches)} pin mismatches"
         )
         return out
 
     def summary_error(self) -> str:
-        first = (f"{self.problems[0]}" if self.problems else str(self.failures[0]))
-        return (f"manifests check failed with {len(self.problems)} schema problems and "
-                f"{len(self.failures)} policy errors; first: {first}")
+        first = next(str(x) for x in (*self.problems, *self.failures, *self.mismatches))
+        return (f"manifests check failed with {len(self.problems)} schema problems, {len(self.failures)} "
+                f"policy errors and {len(self.mismatches)} pin mismatches; first: {first}")
 
 
 def rendered(repo: Repo, target: str = "", use_cache: bool = True) -> list[render.Rendered]:
@@ -72,3 +78,8 @@ def run(repo: Repo, target: str = "", *, schemas: bool = True, rules: bool = Tru
     if rules:
         report.findings = policy.check(results)
     return report
+
+
+def pin_report(repo: Repo) -> Report:
+    """Only the pins: no render, so it runs without kubectl."""
+    return Report([], mismatches=pins.mismatches(repo.root, repo.versions))

@@ -79,12 +79,23 @@ def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache
 
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def check(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
-    """Render, validate and policy-check every overlay and cluster root (what CI and conformance run)."""
+    """Render, validate and policy-check every overlay and cluster root (what CI and conformance run;
+    manifests.pins checks the pins)."""
     from gitops.core.repo import Repo
     from gitops.manifests import checks
 
     fmt = checks.check_format(format)
     finish(checks.run(Repo.chosen(root), target, use_cache=cache), fmt)
+
+
+@task(help={"format": FORMAT_HELP, "root": ROOT_HELP})
+def pins(c: Any, format: str = "text", root: str = "") -> None:
+    """Compare every pinned version (lock files, Dockerfiles, compose, manifests, Argo CD, kind,
+    workflows, schemas) with versions.yaml, the one source."""
+    from gitops.core.repo import Repo
+    from gitops.manifests import checks
+
+    finish(checks.pin_report(Repo.chosen(root)), checks.check_format(format))
 
 
 @task(help={"url": "the Git URL your fork is cloned from, e.g. https://github.com/you/tasknote-gitops.git",
@@ -106,4 +117,5 @@ ns.add_task(render_, name="render")
 ns.add_task(validate)
 ns.add_task(policy)
 ns.add_task(check)
+ns.add_task(pins)
 ns.add_task(set_repo)
