@@ -27,7 +27,7 @@ DISTROLESS = "gcr.io/distroless/python3-debian13:nonroot"
 
 @pytest.fixture(scope="module", autouse=True)
 def images_present() -> None:
-    present = airgap.inspect_present(airgap.tools.docker_engine(), IMAGES)
+    present = airgap.inspect_present(airgap.tools.docker_engine(this_repo()), IMAGES)
     missing = [ref for ref in IMAGES if ref not in present]
     if missing:
         pytest.fail(f"{', '.join(missing)} missing from the local image store; run ./inv images.airgap")
@@ -76,7 +76,7 @@ def stop_seconds(name: str) -> float:
 
 
 def test_every_image_carries_the_airgap_label_and_inputs_hash() -> None:
-    present = airgap.inspect_present(airgap.tools.docker_engine(), IMAGES)
+    present = airgap.inspect_present(airgap.tools.docker_engine(this_repo()), IMAGES)
     for ref in IMAGES:
         assert present[ref].labels[airgap.LABEL] == "true", ref
         assert len(present[ref].labels[airgap.HASH_LABEL]) == 64, ref
