@@ -12,8 +12,9 @@ import requests
 
 from gitops.cluster.kubeconfig import write_private
 from gitops.cluster.target import K3S_CONTEXT, k3s_kubeconfig_path
-from gitops.core import config, run
+from gitops.core import run
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 UNIT = """[Unit]
 Description=Lightweight Kubernetes (k3s, pinned by TaskNote versions.yaml)
@@ -56,10 +57,10 @@ def fetch_verified(url: str, sha256: str, dest: Path) -> Path:
     return dest
 
 
-def install(host: str) -> Path:
+def install(repo: Repo, host: str) -> Path:
     """Install k3s on host (user@address) and return the adopted kubeconfig path."""
-    entry = config.version_of("tools", "k3s")
-    cluster_dir = config.PATHS.cluster("k3s")
+    entry = repo.version_of("tools", "k3s")
+    cluster_dir = repo.cluster("k3s")
     with tempfile.TemporaryDirectory(prefix="tasknote-k3s-") as tmp:
         binary = fetch_verified(str(entry["url"]), str(entry["sha256"]), Path(tmp) / "k3s")
         # The home directory, not /tmp: no other user can swap the binary before install.

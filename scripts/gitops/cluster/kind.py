@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gitops.cluster.target import KIND_CLUSTER_NAME
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 
-def config_file() -> Path:
-    return config.PATHS.cluster("kind") / "kind-config.yaml"
+def config_file(repo: Repo) -> Path:
+    return repo.cluster("kind") / "kind-config.yaml"
 
 
 def clusters() -> list[str]:
@@ -31,7 +32,7 @@ def create_argv(kind: Path, name: str, config_path: Path, node_image: str) -> li
             "--image", node_image, "--wait", "120s"]
 
 
-def create(name: str = KIND_CLUSTER_NAME) -> str:
+def create(repo: Repo, name: str = KIND_CLUSTER_NAME) -> str:
     """Create the cluster unless it exists; returns its kubeconfig context.
 
     An existing cluster is recovered instead: its node containers are started (they stay
@@ -43,10 +44,10 @@ def create(name: str = KIND_CLUSTER_NAME) -> str:
         run.run([str(docker), "start", *nodes(name)], timeout=120)
         run.run([str(kind), "export", "kubeconfig", "--name", name], timeout=60)
     else:
-        node_image = str(config.version_of("kind", "node_image"))
+        node_image = str(repo.version_of("kind", "node_image"))
         if "@sha256:" not in node_image:
             raise GitOpsError(f"versions.yaml kind.node_image {node_image!r} has no digest; pin it.")
-        run.stream(create_argv(kind, name, config_file(), node_image), timeout=900)
+        run.stream(create_argv(kind, name, config_file(repo), node_image), timeout=900)
     return f"kind-{name}"
 
 
