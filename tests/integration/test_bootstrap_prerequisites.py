@@ -3,16 +3,20 @@ one-sentence message users see, exit 1, no traceback, within 10 s."""
 
 import shutil
 import time
+from pathlib import Path
 
 import pytest
-from gitops.core import config, run
+from gitops.core import run
+from gitops.core.repo import Repo
+
+ROOT = Repo.discover(Path(__file__).parent).root
 
 
 def test_bootstrap_without_kind_says_how_to_get_it() -> None:
     if shutil.which("kind"):
         pytest.skip("kind is installed here, so bootstrap would not stop at the kind check")
     started = time.monotonic()
-    result = run.run([str(config.ROOT / "inv"), "bootstrap"], cwd=config.ROOT, check=False, timeout=60)
+    result = run.run([str(ROOT / "inv"), "bootstrap"], cwd=ROOT, check=False, timeout=60)
     elapsed = time.monotonic() - started
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

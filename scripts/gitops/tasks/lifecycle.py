@@ -66,7 +66,7 @@ def smoke(c: Any, target: str = "kind", cluster_kind: str = "", env: str = "dev"
     passed = sum(o.ok for o in report.outcomes)
     print(f"smoke: {passed} of {len(report.outcomes)} steps passed against {target}")
     if not report.ok:
-        failed = [o.step for o in report.outcomes if not o.ok]
+        failed = [o.step for o in report.outcomes if o.status == "failed"]
         raise GitOpsError(f"smoke suite failed against {target}: {', '.join(failed) or 'see above'}.")
 
 
