@@ -22,10 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitops.cluster.port import FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Verbs
+from gitops.cluster.port import FIELD_MANAGER, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Verbs
 from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
-from gitops.lifecycle.lab import JSON_PATCH
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -245,9 +246,11 @@ class RecordedClient:
     def __init__(self, answers: dict[tuple[str, str], tuple[int, bytes]]) -> None:
         self.answers, self.sent = answers, []  # type: ignore[var-annotated]
 
-    def param_serialize(self, *, method: str, resource_path: str, header_params: dict[str, str], body: Any,
-                        auth_settings: list[str]) -> tuple[str, str, dict[str, str], Any, Any]:
-        return method, "https://127.0.0.1:6443" + resource_path, header_params, body, None
+    def param_serialize(self, *, method: str, resource_path: str, query_params: list[tuple[str, str]],
+                        header_params: dict[str, str], body: Any, auth_settings: list[str]
+                        ) -> tuple[str, str, dict[str, str], Any, Any]:
+        query = ("?" + urlencode(query_params)) if query_params else ""
+        return method, "https://127.0.0.1:6443" + resource_path + query, header_params, body, None
 
     def call_api(self, method: str, url: str, headers: dict[str, str], body: Any, post: Any,
                  _request_timeout: float) -> Any:

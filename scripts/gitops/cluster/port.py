@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
@@ -45,6 +45,7 @@ FIELD_MANAGER = "tasknote-gitops"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 def group_version_path(api_version: str) -> str:
@@ -159,12 +160,11 @@ class Port(Verbs):
     def raw(self, method: str, path: str, *, body: Any = None, query: dict[str, str] | None = None,
             content_type: str = "application/json", timeout_s: float = REQUEST_TIMEOUT_S) -> bytes | None:
         """One request; the body as sent by the server, None on 404."""
-        url_path = path + (f"?{urlencode(query)}" if query else "")
         headers = {"Accept": "application/json, */*", "Content-Type": content_type}
         try:
             _, url, headers, body, post = self.client.param_serialize(
-                method=method, resource_path=url_path, header_params=headers, body=body,
-                auth_settings=["BearerToken"])
+                method=method, resource_path=path, query_params=list((query or {}).items()),
+                header_params=headers, body=body, auth_settings=["BearerToken"])
             response = self.client.call_api(method, url, headers, body, post,
                                             _request_timeout=timeout_s)
             data: bytes = response.read()

@@ -19,12 +19,11 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from gitops.cluster.port import STRATEGIC_MERGE_PATCH, ClusterPort
+from gitops.cluster.port import JSON_PATCH, STRATEGIC_MERGE_PATCH, ClusterPort
 from gitops.core.errors import GitOpsError
 from gitops.verify.reconcile import ARGO_API, app_status, rollout_done
 
 REVISION = "deployment.kubernetes.io/revision"
-JSON_PATCH = "application/json-patch+json"
 Obj = dict[str, Any]
 
 
