@@ -26,8 +26,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from gitops.core import config, run
+from gitops.core import run
+from gitops.core.repo import Repo
 from gitops.manifests import checks, render, validate
+
+REPO = Repo.discover()  # run from the repository: python bench/manifests_check.py
+ROOT = REPO.root
 
 
 def median_seconds(action: Callable[[], object], rounds: int) -> float:
@@ -46,14 +50,14 @@ def bare_kustomize(kubectl: str, targets: list[render.Target]) -> None:
 
 
 def cli_check(*extra: str) -> None:
-    run.run([sys.executable, "-m", "invoke", "manifests.check", *extra], cwd=config.ROOT, timeout=300)
+    run.run([sys.executable, "-m", "invoke", "manifests.check", *extra], cwd=ROOT, timeout=300)
 
 
 def in_process(use_cache: bool) -> None:
     if not use_cache:  # forget the schemas loaded by an earlier round: a cold start loads them
         for cached in (validate._k8s_registry, validate._k8s_validator, validate._crd_validator):
             cached.cache_clear()
-    report = checks.run(config.ROOT, use_cache=use_cache)
+    report = checks.run(REPO, use_cache=use_cache)
     assert report.ok, report.summary_error()
 
 
@@ -61,12 +65,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement (median)")
     args = parser.parse_args()
-    kubectl = render.kubectl()
-    targets = render.targets()
+    kubectl = render.kubectl(REPO)
+    targets = render.targets(ROOT)
 
     in_process(True)  # warm the render cache and the page cache once before timing
     reference = median_seconds(lambda: bare_kustomize(kubectl, targets), args.rounds)
-    first = median_seconds(lambda: (shutil.rmtree(config.ROOT / ".cache", ignore_errors=True),
+    first = median_seconds(lambda: (shutil.rmtree(ROOT / ".cache", ignore_errors=True),
                                     cli_check()), args.rounds)
     cold = median_seconds(lambda: cli_check("--no-cache"), args.rounds)
     cached = median_seconds(lambda: cli_check(), args.rounds)

@@ -19,8 +19,9 @@ from gitops.cluster.port import Port
 from gitops.cluster.target import Target, resolve
 from gitops.core.repo import Repo
 from gitops.lifecycle import bootstrap
+from support.checkout import this_repo
 
-REPO = Repo.discover(Path(__file__).parent)
+REPO = this_repo()
 _k3s: dict[str, Any] = {}
 
 
@@ -65,7 +66,7 @@ def target() -> Target:
 
 @pytest.fixture(scope="session")
 def port(target: Target) -> Port:
-    return Port(target)
+    return Port(REPO, target)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,8 @@ def test_second_bootstrap_is_a_no_op(repo: Repo, bootstrapped: Target) -> None:
     assert all(line.endswith("already done") for line in lines if line[:1].isdigit())
 
 
-def test_smoke_suite_passes_through_a_port_forward(bootstrapped: Target, port: Port) -> None:
-    report = run_smoke(bootstrapped, "dev", port=port)
+def test_smoke_suite_passes_through_a_port_forward(repo: Repo, bootstrapped: Target, port: Port) -> None:
+    report = run_smoke(repo, bootstrapped, "dev", port=port)
     assert report.ok, describe_report(report)
 
 
@@ -39,7 +39,7 @@ def test_argo_cd_undoes_a_hand_edit(bootstrapped: Target, port: Port) -> None:
     assert "again by Argo CD" in detail
 
 
-def test_scale_rollout_and_rollback(bootstrapped: Target, port: Port) -> None:
+def test_scale_rollout_and_rollback(repo: Repo, bootstrapped: Target, port: Port) -> None:
     new_image = os.environ.get("TASKNOTE_CONFORMANCE_IMAGE", "")
     if not new_image:
         pytest.skip("set TASKNOTE_CONFORMANCE_IMAGE to a second image of the app to roll out")
@@ -49,7 +49,7 @@ def test_scale_rollout_and_rollback(bootstrapped: Target, port: Port) -> None:
         assert lab.scale(6) == "6 replicas ready"
         assert lab.replicas() == 6
         _, before = lab.image()
-        by_digest = conformance.by_digest(new_image)
+        by_digest = conformance.by_digest(repo, new_image)
         lab.set_image(by_digest)
         lab.rollout_status()
         assert lab.image()[1] == by_digest

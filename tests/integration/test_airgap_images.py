@@ -17,10 +17,11 @@ import httpx
 import psycopg
 import pytest
 import redis
-from gitops.core import config, run
+from gitops.core import run
 from gitops.images import airgap
+from support.checkout import ROOT, this_repo
 
-IMAGES = [image.ref for image in airgap.images_from(config.versions())]
+IMAGES = [image.ref for image in airgap.images_from(this_repo().versions, ROOT / "airgap")]
 DISTROLESS = "gcr.io/distroless/python3-debian13:nonroot"
 
 
@@ -193,7 +194,7 @@ def test_skip_path_inspects_once_and_builds_nothing(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(run, "run", recording_run)
     monkeypatch.setattr(run, "stream", no_stream)
     started = time.monotonic()
-    results = airgap.ensure(progress=lambda line: None)
+    results = airgap.ensure(this_repo(), progress=lambda line: None)
     elapsed = time.monotonic() - started
 
     assert [(r.ref, r.action) for r in results] == [(ref, "skip") for ref in IMAGES]

@@ -3,13 +3,10 @@ one-sentence message users see, exit 1, no traceback, within 10 s."""
 
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 from gitops.core import run
-from gitops.core.repo import Repo
-
-ROOT = Repo.discover(Path(__file__).parent).root
+from support.checkout import ROOT
 
 
 def test_bootstrap_without_kind_says_how_to_get_it() -> None:

@@ -12,13 +12,13 @@ import yaml
 from gitops.cluster.target import resolve
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
-from gitops.core.repo import Repo
 from gitops.lifecycle import bootstrap
-from gitops.secrets import keybackup
+from gitops.secrets import keys
 from gitops.verify.steps import Step
+from support.checkout import this_repo
 from support.fakeport import FakePort
 
-REPO = Repo.discover(Path(__file__).parent)
+REPO = this_repo()
 
 
 class World:
@@ -128,7 +128,7 @@ def test_real_steps_in_order() -> None:
 
 
 def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tools, "docker_engine", lambda: Path("/usr/bin/docker"))
+    monkeypatch.setattr(tools, "docker_engine", lambda repo: Path("/usr/bin/docker"))
     monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else Path(f"/usr/bin/{name}"))
     target = resolve("kind")
     with pytest.raises(GitOpsError) as info:
@@ -139,9 +139,9 @@ def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.M
 
 
 def test_existing_context_needs_only_kubectl() -> None:
-    probes = bootstrap.prerequisites(resolve("kind", context="prod-eu"))
+    probes = bootstrap.prerequisites(REPO, resolve("kind", context="prod-eu"))
     assert len(probes) == 1
-    assert len(bootstrap.prerequisites(resolve("kind"))) == 3
+    assert len(bootstrap.prerequisites(REPO, resolve("kind"))) == 3
 
 
 def test_argocd_pin_from_versions() -> None:
@@ -198,7 +198,7 @@ def test_kind_without_backup_gets_a_fresh_key_and_the_next_bootstrap_reuses_it(
     lines: list[str] = []
     restored: list[Path] = []
     cluster = FakePort()
-    options = bootstrap.Options(fresh_key=lambda: keybackup.fresh_key_secret(bits=2048),
+    options = bootstrap.Options(fresh_key=lambda: keys.fresh_key_secret("kube-system", bits=2048),
                                 progress=lines.append,
                                 restore_key=lambda path: restored.append(path) or [RESTORED])
     key_step("kind", options, cluster).do()
@@ -230,7 +230,7 @@ def test_a_fresh_key_is_applied_in_the_request_body_and_the_next_check_sees_it(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     port = FakePort()
-    options = bootstrap.Options(fresh_key=lambda: keybackup.fresh_key_secret(bits=2048),
+    options = bootstrap.Options(fresh_key=lambda: keys.fresh_key_secret("kube-system", bits=2048),
                                 progress=lambda _: None)
     step = key_step("kind", options, port)
     assert step.check is not None and not step.check()

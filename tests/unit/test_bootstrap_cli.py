@@ -5,12 +5,9 @@ integration tier runs the same command with the real Docker engine (then kind is
 import os
 import sys
 import time
-from pathlib import Path
 
 from gitops.core import run
-from gitops.core.repo import Repo
-
-ROOT = Repo.discover(Path(__file__).parent).root
+from support.checkout import ROOT
 
 
 def test_bootstrap_without_docker_fails_fast_in_one_line() -> None:

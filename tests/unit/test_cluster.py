@@ -15,12 +15,12 @@ import yaml
 from gitops.cluster import k3s, kind, kubeconfig, port, portforward
 from gitops.cluster.target import Target, parse, resolve
 from gitops.core.errors import GitOpsError
-from gitops.core.repo import Repo
 from gitops.verify import smoke_targets as cluster_smoke
+from support.checkout import this_repo
 from support.fakeport import FakePort
 from support.localhttp import QuietHandler, serve
 
-REPO = Repo.discover(Path(__file__).parent)
+REPO = this_repo()
 
 
 def test_targets() -> None:
@@ -163,7 +163,7 @@ def tiny_suite(base_url: str, *, timeout_s: float, progress: Any) -> dict[str, A
 def test_smoke_against_compose_uses_the_compose_url(monkeypatch: pytest.MonkeyPatch) -> None:
     with serve(Healthz) as url:
         monkeypatch.setenv("TASKNOTE_COMPOSE_URL", url)
-        report = cluster_smoke.run_smoke(None, suite=tiny_suite, progress=lambda _: None)
+        report = cluster_smoke.run_smoke(REPO, None, suite=tiny_suite, progress=lambda _: None)
     assert report == {"url": url, "status": 200}
 
 
@@ -171,12 +171,12 @@ def test_smoke_against_a_context_goes_through_the_ports_port_forward() -> None:
     fake = FakePort(parse("context:vps-prod", "k3s"))
     with serve(Healthz) as url:
         fake.forward_url = url
-        report = cluster_smoke.run_smoke(fake.target, "staging", suite=tiny_suite, progress=lambda _: None,
-                                         port=fake)
+        report = cluster_smoke.run_smoke(REPO, fake.target, "staging", suite=tiny_suite,
+                                         progress=lambda _: None, port=fake)
     assert report["status"] == 200
     assert fake.calls == [("port-forward", "tasknote-staging", "tasknote-api", "80")]
     with pytest.raises(GitOpsError, match="unknown environment 'qa'"):
-        cluster_smoke.run_smoke(resolve(), "qa", suite=tiny_suite, port=fake)
+        cluster_smoke.run_smoke(REPO, resolve(), "qa", suite=tiny_suite, port=fake)
 
 
 def test_kind_nodes_read_per_registry_config_and_point_localhost_at_the_registry() -> None:

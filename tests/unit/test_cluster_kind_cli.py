@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from gitops.cluster import kind
 from gitops.core import tools
-from gitops.core.repo import Repo
+from support.checkout import this_repo
 
-REPO = Repo.discover(Path(__file__).parent)
+REPO = this_repo()
 
 FAKE = """#!{python}
 import json, sys, pathlib
@@ -70,5 +70,5 @@ def test_create_existing_cluster_restarts_nodes_and_exports_context(fake_cli: Ca
 
 def test_delete_twice_is_not_an_error(fake_cli: Callable[[str], Path]) -> None:
     log = fake_cli("")
-    assert kind.delete() is False
+    assert kind.delete(REPO) is False
     assert not any(c[1:2] == ["delete"] for c in calls(log))

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import yaml
 from gitops.core import config
-from gitops.core.repo import Repo
+from support.checkout import this_repo
 
-REPO = Repo.discover(Path(__file__).parent)
+REPO = this_repo()
 
 EXPECTED = {"kind": ["dev"], "k3s": ["prod", "staging"]}
 

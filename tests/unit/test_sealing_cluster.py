@@ -11,24 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.secrets import controller, sealing
+from gitops.secrets import controller, crypto, keys, sealing
 from support import sealing_testlib as lib
+from support.checkout import this_repo
 from support.fakecontroller import mount
 
-REPO = Repo.discover(Path(__file__).parent)
+REPO = this_repo()
 
 
 def repo_at(root: Path) -> Repo:
-    """A Repo on a test tree: the real versions.yaml beside lib.make_repo's layout."""
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO.versions_file, root / "versions.yaml")
-    return Repo.at(root)
+    """A Repo on a test tree, with this checkout's versions.yaml."""
+    return Repo(root, REPO.versions)
 
 
 def access(recorded: lib.RecordedController) -> controller.ControllerAccess:
@@ -37,22 +35,22 @@ def access(recorded: lib.RecordedController) -> controller.ControllerAccess:
 
 @pytest.fixture(scope="module")
 def old_pair():
-    return sealing.generate_key_pair(key_size=2048)
+    return crypto.generate_key_pair(key_size=2048)
 
 
 @pytest.fixture(scope="module")
 def new_pair():
-    return sealing.generate_key_pair(key_size=2048)
+    return crypto.generate_key_pair(key_size=2048)
 
 
 @pytest.fixture
 def repo(tmp_path, old_pair, monkeypatch):
-    monkeypatch.setattr(sealing, "find_kubeseal", lambda: None)
+    monkeypatch.setattr(sealing, "find_kubeseal", lambda *a: None)
     root = lib.make_repo(tmp_path / "repo", old_pair[1])
-    sealing.seal("staging", "tasknote-db", {"PASSWORD": b"one"}, root=root)
-    sealing.seal("prod", "tasknote-db", {"PASSWORD": b"two"}, root=root)
-    sealing.seal("prod", "shared", {"TOKEN": b"three"}, root=root, scope="namespace-wide")
-    sealing.seal("dev", "tasknote-db", {"PASSWORD": b"kind-only"}, root=root)
+    sealing.seal("staging", "tasknote-db", {"PASSWORD": b"one"}, repo=repo_at(root))
+    sealing.seal("prod", "tasknote-db", {"PASSWORD": b"two"}, repo=repo_at(root))
+    sealing.seal("prod", "shared", {"TOKEN": b"three"}, repo=repo_at(root), scope="namespace-wide")
+    sealing.seal("dev", "tasknote-db", {"PASSWORD": b"kind-only"}, repo=repo_at(root))
     return root
 
 
@@ -66,8 +64,8 @@ def test_fetch_cert_writes_and_then_reports_unchanged(tmp_path, old_pair) -> Non
     reach = access(recorded)
     first = controller.fetch_cert(repo_at(root), "kind", reach)
     assert first.changed and first.previous is None
-    assert (root / "clusters/kind/sealed-secrets-cert.pem").read_bytes() == sealing.cert_pem(old_pair[1])
-    second = controller.fetch_cert(Repo.at(root), "kind", reach)
+    assert (root / "clusters/kind/sealed-secrets-cert.pem").read_bytes() == crypto.cert_pem(old_pair[1])
+    second = controller.fetch_cert(repo_at(root), "kind", reach)
     assert not second.changed and second.fingerprint == first.fingerprint
     assert recorded.calls == [("GET", "/v1/cert.pem")] * 2
 
@@ -82,7 +80,7 @@ def test_fetch_cert_refuses_a_different_certificate_without_replace(repo, old_pa
     assert lib.checksums(repo) == before
     result = controller.fetch_cert(repo_at(repo), "k3s", access(rotated), replace=True)
     assert result.changed
-    assert (repo / "clusters/k3s/sealed-secrets-cert.pem").read_bytes() == sealing.cert_pem(new_pair[1])
+    assert (repo / "clusters/k3s/sealed-secrets-cert.pem").read_bytes() == crypto.cert_pem(new_pair[1])
 
 
 def test_fetch_cert_rejects_a_bad_served_certificate(repo) -> None:
@@ -117,7 +115,7 @@ def test_reencrypt_moves_every_object_of_the_cluster_to_the_newest_key(repo, old
     assert [lib.unseal(new_pair[0], d) for d in prod] == [{"PASSWORD": b"two"}, {"TOKEN": b"three"}]
     with pytest.raises(ValueError):
         lib.unseal(old_pair[0], prod[0])
-    assert prod[1]["metadata"]["annotations"] == {sealing.ANNOTATION_NAMESPACE_WIDE: "true"}
+    assert prod[1]["metadata"]["annotations"] == {crypto.ANNOTATION_NAMESPACE_WIDE: "true"}
     for doc in staging + prod:
         assert doc["apiVersion"] == "bitnami.com/v1alpha1" and doc["kind"] == "SealedSecret"
         assert "creationTimestamp" not in doc["metadata"]
@@ -161,7 +159,7 @@ def test_backup_key_writes_0600_outside_the_repo_and_restores(tmp_path, old_pair
     assert (path, count) == (out, 2)
     assert os.stat(out).st_mode & 0o777 == 0o600
     assert out.read_text().startswith("# This file holds the sealed-secrets controller's PRIVATE keys")
-    restored = sealing.restore_key(out)
+    restored = keys.restore_key(out, "kube-system")
     assert [s["metadata"]["name"] for s in restored] == ["sealed-secrets-key0", "sealed-secrets-key1"]
     with pytest.raises(GitOpsError, match="already exists; pass --force"):
         controller.backup_keys(REPO, out, access(recorded))
@@ -190,7 +188,7 @@ def test_backup_key_with_no_keys_in_the_namespace(tmp_path) -> None:
 def test_controller_access_uses_the_service_proxy_and_the_request_body(old_pair) -> None:
     port, reach = mount(lib.RecordedController([old_pair]))
     proxy = "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:/proxy"
-    assert reach.get("/v1/cert.pem") == sealing.cert_pem(old_pair[1])
+    assert reach.get("/v1/cert.pem") == crypto.cert_pem(old_pair[1])
     assert port.calls == [("raw", "GET", f"{proxy}/v1/cert.pem")]
     sent = []
     answer = b'{"kind": "SealedSecret"}'
@@ -207,10 +205,10 @@ def test_controller_access_uses_the_service_proxy_and_the_request_body(old_pair)
 
 def test_applying_keys_sends_them_in_the_request_body(old_pair) -> None:
     port, _ = mount(lib.RecordedController([]))
-    manifests = [sealing.key_secret(*old_pair, "sealed-secrets-key0", "kube-system")]
+    manifests = [keys.key_secret(*old_pair, "sealed-secrets-key0", "kube-system")]
     assert controller.apply_keys(port, manifests) == 1
     key_b64 = manifests[0]["data"]["tls.key"]
     assert port.applied[0]["data"]["tls.key"] == key_b64
     assert port.calls == [("apply", "Secret", "kube-system", "sealed-secrets-key0")]
-    stored = port.list("v1", "Secret", "kube-system", sealing.KEY_LABEL)
+    stored = port.list("v1", "Secret", "kube-system", keys.KEY_LABEL)
     assert [s["metadata"]["name"] for s in stored] == ["sealed-secrets-key0"]

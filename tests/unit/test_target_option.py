@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 from gitops.cluster.target import Target, resolve
 from gitops.core import run
 from gitops.core.errors import GitOpsError
 from gitops.tasks._targets import choose
-
-ROOT = Path(__file__).resolve().parents[2]
+from support.checkout import ROOT
 
 
 def test_target_spellings_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:

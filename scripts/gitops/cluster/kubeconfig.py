@@ -10,6 +10,7 @@ from gitops.cluster.port import Port
 from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
 from gitops.core.files import atomic_write
+from gitops.core.repo import Repo
 
 
 def contexts(kubeconfig: Path | None = None) -> list[str]:
@@ -22,22 +23,22 @@ def contexts(kubeconfig: Path | None = None) -> list[str]:
     return [str(c["name"]) for c in found or []]
 
 
-def require_reachable(target: Target) -> None:
+def require_reachable(repo: Repo, target: Target) -> None:
     """One sentence naming the context and the fix when its API server does not answer."""
     if target.context not in contexts(target.kubeconfig):
         fix = (f"create it with ./inv cluster.create --target {target.cluster}" if target.managed
                else "see kubectl config get-contexts for the ones you have")
         raise GitOpsError(f"kubeconfig has no context {target.context!r}; {fix}.")
-    if not reachable(target):
+    if not reachable(repo, target):
         raise GitOpsError(
             f"the API server of context {target.context!r} does not answer; "
             "start the cluster or fix the kubeconfig."
         )
 
 
-def reachable(target: Target) -> bool:
+def reachable(repo: Repo, target: Target) -> bool:
     try:
-        return Port(target).reachable()
+        return Port(repo, target).reachable()
     except GitOpsError:
         return False
 

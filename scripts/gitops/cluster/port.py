@@ -38,6 +38,7 @@ from gitops.cluster import portforward
 from gitops.cluster.target import Target
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 Obj = dict[str, Any]
 REQUEST_TIMEOUT_S = 30
@@ -143,8 +144,8 @@ class Verbs:
 class Port(Verbs):
     """One cluster's API through the kubernetes client, JSON dicts in and out."""
 
-    def __init__(self, target: Target) -> None:
-        self.target = target
+    def __init__(self, repo: Repo, target: Target) -> None:
+        self.repo, self.target = repo, target
         try:
             self.client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=str(target.kubeconfig) if target.kubeconfig else None,
@@ -254,7 +255,8 @@ class Port(Verbs):
     @contextmanager
     def port_forward(self, namespace: str, service: str, remote_port: int = 80) -> Iterator[str]:
         """http://127.0.0.1:<random port> forwarded to svc/<service> in namespace."""
-        argv = port_forward_argv(str(tools.require("kubectl")), self.target, namespace, service, remote_port)
+        kubectl = str(tools.require("kubectl", self.repo))
+        argv = port_forward_argv(kubectl, self.target, namespace, service, remote_port)
         with portforward.forwarded(argv, what=f"svc/{service} in {namespace}") as port:
             yield f"http://127.0.0.1:{port}"
 

@@ -7,15 +7,17 @@ checkout (tests make a Repo on a temporary copy instead of patching a global).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.core.config import check_cluster, check_environment, load_versions, lookup
+from gitops.core.config import CRD_DIR, check_cluster, check_environment, load_versions, lookup
 from gitops.core.errors import GitOpsError
 
 # The two files that mark the root of a TaskNote GitOps checkout.
 MARKERS = ("versions.yaml", "tasks.py")
+ROOT_ENV = "TASKNOTE_ROOT"  # another checkout to work on (a test's copy, a second clone)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,18 @@ class Repo:
                 return cls.at(candidate)
         raise GitOpsError(f"{here} is not inside a TaskNote GitOps checkout (no versions.yaml and "
                           "tasks.py above it); run ./inv from the repository.")
+
+    @classmethod
+    def chosen(cls, root: str = "") -> Repo:
+        """--root, else $TASKNOTE_ROOT, else the checkout holding the working directory."""
+        given = root or os.environ.get(ROOT_ENV, "")
+        if not given:
+            return cls.discover()
+        path = Path(given).resolve()
+        if not (path / "versions.yaml").is_file():
+            raise GitOpsError(f"{path} has no versions.yaml; point --root (or {ROOT_ENV}) at a TaskNote "
+                              "checkout.")
+        return cls.at(path)
 
     @property
     def versions_file(self) -> Path:
@@ -70,7 +84,7 @@ class Repo:
     @property
     def crd_dir(self) -> Path:
         """Custom resource schemas: schemas/crds/<group>/<version>/<Kind>.yaml."""
-        return self.root / "schemas" / "crds"
+        return self.root / CRD_DIR
 
     def overlay(self, env: str) -> Path:
         return self.overlays / check_environment(env)

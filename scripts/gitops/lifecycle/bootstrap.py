@@ -24,7 +24,7 @@ from gitops.cluster.target import KIND_CLUSTER_NAME, Target
 from gitops.core import config, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.secrets import controller, keybackup, sealing
+from gitops.secrets import keys
 from gitops.verify.reconcile import deployment_status, observe_cluster, rollout_done, wait_until_ready
 from gitops.verify.steps import STILL_NOT_DONE, Run, Runner, Step, format_plan, numbered_lines, plan
 
@@ -57,17 +57,18 @@ def execute(steps: Sequence[Step], progress: Callable[[str], None] = print,
 # --- prerequisites -------------------------------------------------------------------------
 
 
-def prerequisites(target: Target) -> list[Callable[[], object]]:
-    """The tools this target needs, cheapest first; each raises one sentence when missing."""
+def prerequisites(repo: Repo, target: Target) -> list[Callable[[], object]]:
+    """The tools this target needs, cheapest first; each raises one sentence when missing.
+    kubectl is for the port-forward (smoke, how_to_reach); the API itself is the client's."""
     checks: list[Callable[[], object]] = []
     if target.managed and target.cluster == "kind":
-        checks += [tools.docker_engine, lambda: tools.require("kind")]
-    checks.append(lambda: tools.require("kubectl"))
+        checks += [lambda: tools.docker_engine(repo), lambda: tools.require("kind", repo)]
+    checks.append(lambda: tools.require("kubectl", repo))
     return checks
 
 
-def check_prerequisites(target: Target) -> bool:
-    for probe in prerequisites(target):
+def check_prerequisites(repo: Repo, target: Target) -> bool:
+    for probe in prerequisites(repo, target):
         probe()
     return True
 
@@ -135,7 +136,7 @@ RESEAL_NOTICE = (
 
 
 def sealed_secrets_namespace(repo: Repo) -> str:
-    return controller.controller_namespace(repo)
+    return keys.controller_namespace(repo)
 
 
 @dataclass
@@ -143,7 +144,7 @@ class Options:
     key_backup: Path | None = None
     wait_deadline_s: float = 900
     images: tuple[str, ...] = ()
-    # Default: gitops.secrets.sealing.restore_key into the controller's namespace.
+    # Default: gitops.secrets.keys.restore_key into the controller's namespace.
     restore_key: Callable[[Path], list[dict[str, Any]]] | None = None
     fresh_key: Callable[[], dict[str, Any]] | None = None
     # Throw-away clusters other than our own kind one (an e2e k3s container) may get a new key.
@@ -154,12 +155,12 @@ class Options:
 class LazyPort:
     """The cluster port, made on first use: before the cluster step there is nothing to talk to."""
 
-    def __init__(self, target: Target, port: ClusterPort | None = None) -> None:
-        self.target, self._port = target, port
+    def __init__(self, repo: Repo, target: Target, port: ClusterPort | None = None) -> None:
+        self.repo, self.target, self._port = repo, target, port
 
     def __call__(self) -> ClusterPort:
         if self._port is None:
-            self._port = Port(self.target)
+            self._port = Port(self.repo, self.target)
         return self._port
 
 
@@ -173,17 +174,17 @@ def wait_for_rollout(port: ClusterPort, kind_name: str, name: str, namespace: st
 
 
 def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort | None = None) -> list[Step]:
-    the_port = LazyPort(target, port)
+    the_port = LazyPort(repo, target, port)
     say = options.progress
     local_kind = target.managed and target.cluster == "kind"
 
     def prerequisites_do() -> None:
-        check_prerequisites(target)
+        check_prerequisites(repo, target)
 
     def cluster_done() -> bool:
-        if local_kind and not kind.exists():
+        if local_kind and not kind.exists(repo):
             raise GitOpsError(f"no kind cluster named {KIND_CLUSTER_NAME} yet")
-        kubeconfig.require_reachable(target)
+        kubeconfig.require_reachable(repo, target)
         return True
 
     def cluster_do() -> None:
@@ -191,29 +192,29 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
             kind.create(repo)
             # A restarted node container needs a few seconds before its API server answers.
             deadline = time.monotonic() + 90
-            while not kubeconfig.reachable(target) and time.monotonic() < deadline:
+            while not kubeconfig.reachable(repo, target) and time.monotonic() < deadline:
                 time.sleep(3)
         elif target.managed:
             raise GitOpsError("the k3s cluster is not reachable; install or adopt it first with "
                               "./inv cluster.create --target k3s --host USER@HOST.")
         else:
-            kubeconfig.require_reachable(target)
+            kubeconfig.require_reachable(repo, target)
 
     def registry_done() -> bool:
-        return not local_kind or kind.registry_ready()
+        return not local_kind or kind.registry_ready(repo)
 
     def registry_do() -> None:
-        kind.ensure_registry()
+        kind.ensure_registry(repo)
         the_port().apply([kind.registry_configmap()])
 
     def images_done() -> bool:
         if not options.images or not local_kind:
             return True
-        present = kind.node_images()
+        present = kind.node_images(repo)
         return all(ref.split("@", 1)[0] in present for ref in options.images)
 
     def images_do() -> None:
-        kind.load_images(options.images)
+        kind.load_images(repo, options.images)
 
     def argocd_done() -> bool:
         version, _ = argocd_pin(repo.versions)
@@ -242,11 +243,11 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
 
     def key_do() -> None:
         # An explicit backup first, else the one a previous bootstrap or secrets.init-key left.
-        known = keybackup.backup_path(target.cluster)
+        known = keys.default_backup_path(target.cluster)
         backup = options.key_backup or (known if known.is_file() else None)
         if backup is not None:
             restore = options.restore_key or (
-                lambda path: sealing.restore_key(path, sealed_secrets_namespace(repo)))
+                lambda path: keys.restore_key(path, sealed_secrets_namespace(repo)))
             the_port().apply(restore(backup))
             say(f"   restored the sealing key from {backup}")
             return
@@ -254,10 +255,10 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
             raise GitOpsError(f"the {target.cluster} cluster needs the sealing key its SealedSecrets were "
                               f"sealed with; pass --key-backup PATH or put the backup at {known} "
                               "(or --fresh-key for a throw-away cluster).")
-        secret = options.fresh_key() if options.fresh_key else keybackup.fresh_key_secret(
-            namespace=sealed_secrets_namespace(repo))
+        namespace = sealed_secrets_namespace(repo)
+        secret = options.fresh_key() if options.fresh_key else keys.fresh_key_secret(namespace)
         # Backed up before it is applied: a key that exists only in a cluster is one delete from lost.
-        written = keybackup.backup_key(secret, known)
+        written = keys.backup_key(secret, known)
         the_port().apply([secret])
         say(RESEAL_NOTICE.format(backup=written, cluster=target.cluster))
 
@@ -279,7 +280,7 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     return [
         Step("prerequisites", prerequisites_do,
              f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
-             lambda: check_prerequisites(target), resumable=False, gate=True),
+             lambda: check_prerequisites(repo, target), resumable=False, gate=True),
         # An existing context that does not answer is the user's to fix; there is nothing to resume.
         Step("cluster", cluster_do, f"cluster reachable: {target.describe()}", cluster_done, gate=True,
              resumable=target.managed),

@@ -52,14 +52,14 @@ def run_pipeline(steps: list[Step], *, teardown: Step | None = None,
     return runner.run(steps, teardown=teardown, diagnostics=diagnostics)
 
 
-def by_digest(image: str) -> str:
+def by_digest(repo: Repo, image: str) -> str:
     """A reference by digest: as given, or pushed to the kind cluster's local registry first."""
-    return image if "@sha256:" in image else kind.push_local(image)
+    return image if "@sha256:" in image else kind.push_local(repo, image)
 
 
 def default_steps(repo: Repo, target: Target, *, new_image: str, progress: Callable[[str], None] = print,
                   port: ClusterPort | None = None) -> tuple[list[Step], Callable[[], str]]:
-    the_port = bootstrapping.LazyPort(target, port)
+    the_port = bootstrapping.LazyPort(repo, target, port)
     labs: list[Lab] = []
 
     def the_lab() -> Lab:
@@ -81,7 +81,7 @@ def default_steps(repo: Repo, target: Target, *, new_image: str, progress: Calla
         return bootstrapping.bootstrap(repo, target, options, port=port).splitlines()[0]
 
     def smoke() -> str:
-        report = run_smoke(target, port=the_port(), progress=progress, summary_job=True)
+        report = run_smoke(repo, target, port=the_port(), progress=progress, summary_job=True)
         if not report.ok:
             raise GitOpsError("smoke suite failed:\n" + describe_report(report))
         return f"{len(report.outcomes)} smoke steps passed"
@@ -97,7 +97,7 @@ def default_steps(repo: Repo, target: Target, *, new_image: str, progress: Calla
             raise GitOpsError("no second image given; set TASKNOTE_CONFORMANCE_IMAGE to a local image "
                               "or a reference by digest.")
         state["before"] = the_lab().image()[1]
-        return the_lab().set_image(by_digest(new_image))
+        return the_lab().set_image(by_digest(repo, new_image))
 
     def resume() -> str:
         the_lab().resume_auto_sync(state.get("policies") or {})
@@ -128,8 +128,8 @@ def run_default(repo: Repo, target: Target, out_dir: Path, *, keep: bool = False
     steps, diagnostics = default_steps(repo, target, new_image=new_image, progress=progress)
 
     def teardown_fn() -> str:
-        deleted = kind.delete()
-        kind.delete_registry()
+        deleted = kind.delete(repo)
+        kind.delete_registry(repo)
         return "cluster and registry deleted" if deleted else "nothing to delete"
 
     teardown = None if keep else Step("teardown", teardown_fn)

@@ -25,6 +25,7 @@ import yaml
 
 from gitops.core import config, files, run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 INPUT_DIRS = ("base", "overlays", "argocd", "clusters")
 CACHE_DIR = Path(".cache") / "render"
@@ -64,9 +65,8 @@ class Rendered:
     cached: bool = False
 
 
-def targets(root: Path | None = None) -> list[Target]:
+def targets(root: Path) -> list[Target]:
     """Every overlay and every cluster root, in a stable order."""
-    root = root or config.ROOT
     found = [Target(f"overlays/{env}", root / "overlays" / env, environment=env)
              for env in config.ENVIRONMENTS]
     found += [Target(f"argocd/clusters/{name}", root / "argocd" / "clusters" / name, cluster=name)
@@ -100,9 +100,9 @@ def tree_hash(root: Path, dirs: Iterable[str] = INPUT_DIRS) -> str:
 
 
 @functools.cache
-def kubectl() -> str:
+def kubectl(repo: Repo) -> str:
     """The pinned kubectl, checked once per process (its version probe costs a process start)."""
-    return str(tools.require("kubectl"))
+    return str(tools.require("kubectl", repo))
 
 
 def cache_key(tree: str, target: Target, tool_version: str) -> str:
@@ -153,9 +153,9 @@ def render_one(target: Target, key: str | None, cache_dir: Path | None, kubectl_
 
 
 def render(
+    repo: Repo,
     chosen: Sequence[Target] | None = None,
     *,
-    root: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
 ) -> list[Rendered]:
@@ -163,12 +163,12 @@ def render(
 
     Every failing target is reported, one sentence each, in a single GitOpsError.
     """
-    root = (root or config.ROOT).resolve()
+    root = repo.root
     chosen = list(chosen) if chosen is not None else targets(root)
     cache_dir = root / CACHE_DIR if use_cache else None
     keys: dict[str, str | None] = {t.name: None for t in chosen}
     # The kubectl check is remembered even with use_cache=False: that flag is about renders.
-    kubectl_path = verified_kubectl(root / CACHE_DIR)
+    kubectl_path = verified_kubectl(repo, root / CACHE_DIR)
     if cache_dir is not None:
         tree, identity = tree_hash(root), _kubectl_identity(kubectl_path)
         keys = {t.name: cache_key(tree, t, identity) for t in chosen}
@@ -188,18 +188,18 @@ def render(
     return results
 
 
-def verified_kubectl(cache_dir: Path) -> str:
+def verified_kubectl(repo: Repo, cache_dir: Path) -> str:
     """The pinned kubectl, its version probe skipped when this very binary (path, size, mtime)
     already passed it for this pin: the probe costs a process start on every cached check."""
     found = tools.locate("kubectl")
     if found is None:
-        return kubectl()  # raises the one-sentence "not installed" error
-    pin = str(tools.spec("kubectl").pinned)
+        return kubectl(repo)  # raises the one-sentence "not installed" error
+    pin = str(tools.spec("kubectl", repo.versions).pinned)
     key = hashlib.sha256(f"{_kubectl_identity(str(found))}:{pin}".encode()).hexdigest()[:16]
     stamp = cache_dir / f"kubectl-{key}.ok"
     if stamp.is_file():
         return str(found)
-    path = kubectl()
+    path = kubectl(repo)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(f"{path} reported kubectl {pin}\n", encoding="utf-8")
     return path

@@ -27,7 +27,7 @@ from cryptography import x509
 from gitops.core import files
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.secrets import sealing
+from gitops.secrets import crypto, keys, sealing
 
 CONTROLLER_SERVICE = "sealed-secrets-controller"
 
@@ -57,13 +57,6 @@ class ApiPort(Protocol):
 
     def apply(self, objects: Sequence[dict[str, Any]], *, namespace: str = "",
               field_manager: str = ...) -> builtins.list[dict[str, Any]]: ...
-
-
-def controller_namespace(repo: Repo) -> str:
-    """versions.yaml sealed-secrets.namespace, else kube-system (the upstream chart's default)."""
-    section = repo.versions.get("sealed-secrets", {})
-    value = section.get("namespace") if isinstance(section, dict) else None
-    return str(value or "kube-system")
 
 
 def proxy_path(namespace: str, service: str, path: str) -> str:
@@ -97,7 +90,7 @@ class ControllerAccess:
                                           body=json.loads(body)))
 
     def key_secrets(self) -> list[dict[str, Any]]:
-        return self.port.list("v1", "Secret", self.namespace, sealing.KEY_LABEL)
+        return self.port.list("v1", "Secret", self.namespace, keys.KEY_LABEL)
 
 
 # --- fetch-cert ---------------------------------------------------------------------------
@@ -112,21 +105,21 @@ class FetchResult:
 
 
 def cluster_certificate(transport: ControllerTransport) -> x509.Certificate:
-    return sealing.load_certificate(transport.get("/v1/cert.pem"), "the certificate the controller served")
+    return crypto.load_certificate(transport.get("/v1/cert.pem"), "the certificate the controller served")
 
 
 def fetch_cert(repo: Repo, cluster: str, transport: ControllerTransport, *,
                replace: bool = False) -> FetchResult:
     """Write the controller's certificate into clusters/<cluster>/, refusing a silent swap."""
     root = repo.root
-    target = sealing.cert_path(cluster, root)
+    target = sealing.cert_path(cluster, repo)
     cert = cluster_certificate(transport)
-    new_print = sealing.fingerprint(cert)
+    new_print = crypto.fingerprint(cert)
     previous = None
     if target.exists():
         try:
-            old = sealing.load_certificate(target.read_bytes(), str(target.relative_to(root)))
-            previous = sealing.fingerprint(old)
+            old = crypto.load_certificate(target.read_bytes(), str(target.relative_to(root)))
+            previous = crypto.fingerprint(old)
         except GitOpsError:
             previous = "unreadable"
         if previous == new_print:
@@ -138,7 +131,7 @@ def fetch_cert(repo: Repo, cluster: str, transport: ControllerTransport, *,
                 "rotated its key; check the --target, then pass --replace and run secrets.reencrypt."
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    files.atomic_write(target, sealing.cert_pem(cert))
+    files.atomic_write(target, crypto.cert_pem(cert))
     return FetchResult(target, True, new_print, previous)
 
 
@@ -187,9 +180,9 @@ def reencrypt(repo: Repo, cluster: str, transport: ControllerTransport) -> Reenc
     Every object is re-encrypted in memory before the first file is written.
     """
     root = repo.root
-    committed_path, committed = sealing.read_cluster_certificate(cluster, root)
+    committed_path, committed = sealing.read_cluster_certificate(cluster, repo)
     live = cluster_certificate(transport)
-    if sealing.fingerprint(live) != sealing.fingerprint(committed):
+    if crypto.fingerprint(live) != crypto.fingerprint(committed):
         raise GitOpsError(
             f"the cluster's certificate does not match {committed_path.relative_to(root)}: run "
             f"./inv secrets.fetch-cert --target {cluster} (with --replace after a key rotation) first."
@@ -213,23 +206,23 @@ def reencrypt(repo: Repo, cluster: str, transport: ControllerTransport) -> Reenc
 
 
 def key_items(listing: Sequence[Any]) -> list[dict[str, Any]]:
-    keys = [i for i in listing if isinstance(i, dict) and "tls.key" in (i.get("data") or {})]
-    if not keys:
+    found = [i for i in listing if isinstance(i, dict) and "tls.key" in (i.get("data") or {})]
+    if not found:
         raise GitOpsError(
-            f"the controller's namespace holds no Secret labelled {sealing.KEY_LABEL}; check "
+            f"the controller's namespace holds no Secret labelled {keys.KEY_LABEL}; check "
             "--namespace and that the controller has started once."
         )
-    return keys
+    return found
 
 
 def backup_keys(repo: Repo, out: Path, transport: ControllerTransport, *,
                 force: bool = False) -> tuple[Path, int]:
     """Export the controller's private keys to `out` (outside the repo, 0600)."""
-    target = sealing.check_backup_path(out, repo.root)
+    target = keys.check_backup_path(out, repo)
     if target.exists() and not force:
         raise GitOpsError(f"{target} already exists; pass --force to overwrite it or choose another path.")
     items = key_items(transport.key_secrets())
-    sealing.write_private(target, sealing.backup_document(items))
+    files.write_private(target, keys.backup_document(items))
     return target, len(items)
 
 

@@ -52,10 +52,12 @@ def create(c: Any, target: str = "", cluster: str = "", host: str = "", adopt: b
 def delete(c: Any, target: str = "", cluster: str = "", host: str = "") -> None:
     """Delete the kind cluster, or uninstall k3s from the VPS (a second delete is a no-op)."""
     from gitops.cluster import k3s, kind
+    from gitops.core.repo import Repo
 
     if managed(target, cluster) == "kind":
-        print("kind cluster deleted" if kind.delete() else "no kind cluster to delete")
-        if kind.delete_registry():
+        repo = Repo.discover()
+        print("kind cluster deleted" if kind.delete(repo) else "no kind cluster to delete")
+        if kind.delete_registry(repo):
             print(f"registry container {kind.REGISTRY_CONTAINER} removed")
         return
     if not host:
@@ -70,9 +72,10 @@ def kubeconfig_(c: Any, target: str = "", cluster_kind: str = "", cluster: str =
                 context: str = "") -> None:
     """Print the kubeconfig context (and file) of a cluster and check its API server answers."""
     from gitops.cluster import kubeconfig
+    from gitops.core.repo import Repo
 
     chosen = choose(target, cluster_kind, cluster=cluster, context=context, default="kind")
-    kubeconfig.require_reachable(chosen)
+    kubeconfig.require_reachable(Repo.discover(), chosen)
     print(chosen.context if chosen.kubeconfig is None else f"{chosen.context} in {chosen.kubeconfig}")
 
 
@@ -81,10 +84,11 @@ def kubeconfig_(c: Any, target: str = "", cluster_kind: str = "", cluster: str =
 def load(c: Any, image: list[str]) -> None:
     """Load local images into the kind cluster's nodes (no registry needed)."""
     from gitops.cluster import kind
+    from gitops.core.repo import Repo
 
     if not image:
         raise GitOpsError("give at least one --image REF to load.")
-    for ref in kind.load_images(image):
+    for ref in kind.load_images(Repo.discover(), image):
         print(f"loaded {ref}")
 
 

@@ -58,11 +58,12 @@ def bootstrap(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "
 })
 def smoke(c: Any, target: str = "kind", cluster_kind: str = "", env: str = "dev", timeout: int = 180) -> None:
     """Run the smoke suite (health, ready, CRUD, upload + variants) against a target."""
+    from gitops.core.repo import Repo
     from gitops.verify.smoke_targets import run_smoke
 
     chosen = None if target == "compose" else choose(target, cluster_kind)
     # Each step is printed live as it finishes; the end is one line, not the steps again.
-    report = run_smoke(chosen, env, timeout_s=timeout, summary_job=chosen is not None)
+    report = run_smoke(Repo.discover(), chosen, env, timeout_s=timeout, summary_job=chosen is not None)
     passed = sum(o.ok for o in report.outcomes)
     print(f"smoke: {passed} of {len(report.outcomes)} steps passed against {target}")
     if not report.ok:

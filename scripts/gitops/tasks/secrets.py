@@ -28,21 +28,21 @@ if TYPE_CHECKING:
 
 
 def read_values(from_literal: list[str], from_env_file: str, stdin: bool) -> dict[str, bytes]:
-    from gitops.secrets import sealing
+    from gitops.secrets import inputs
 
     values: dict[str, bytes] = {}
-    sealing.parse_literals(from_literal, values)
+    inputs.parse_literals(from_literal, values)
     if from_env_file:
         path = Path(from_env_file).expanduser()
         try:
             content = path.read_bytes()
         except OSError as exc:
             raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable file.") from None
-        sealing.parse_env_file(content, str(path), values)
+        inputs.parse_env_file(content, str(path), values)
     if stdin:
         if sys.stdin.isatty():
             print("reading KEY=VALUE lines from stdin; end with Ctrl-D", file=sys.stderr)
-        sealing.parse_env_file(sys.stdin.buffer.read(), "stdin", values)
+        inputs.parse_env_file(sys.stdin.buffer.read(), "stdin", values)
     return values
 
 
@@ -78,7 +78,8 @@ def seal(
 
     repo = Repo.discover()
     values = read_values(from_literal or [], from_env_file, stdin)
-    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine)
+    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine,
+                          repo=repo)
     verb = "replaced" if result.replaced else "added"
     print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; scope {scope}; "
           f"{result.engine}) in {result.path.relative_to(repo.root)}")
@@ -100,15 +101,15 @@ def seal(
 def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal_db: bool = True) -> None:
     """Make a new sealing key for a new cluster: private key backup outside the repo, public cert in it."""
     from gitops.core.repo import Repo
-    from gitops.secrets import sealing
+    from gitops.secrets import keys, sealing
 
     repo = Repo.discover()
-    target = Path(backup) if backup else sealing.default_backup_path(cluster)
-    result = sealing.init_key(cluster, target, replace=replace)
+    target = Path(backup) if backup else keys.default_backup_path(cluster)
+    result = keys.init_key(cluster, target, repo, replace=replace)
     print(f"wrote {result.cert_file.relative_to(repo.root)} (sha256 {result.fingerprint})")
-    print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {sealing.BACKUP_WARNING}")
+    print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {keys.BACKUP_WARNING}")
     if seal_db:
-        for sealed in sealing.seal_database_secrets(cluster):
+        for sealed in sealing.seal_database_secrets(cluster, repo):
             where = sealed.path.relative_to(repo.root)
             print(f"sealed fresh {sealed.namespace}/{sealed.name} into {where}")
 
@@ -125,9 +126,9 @@ CONTROLLER_HELP = {
 
 def access(repo: Repo, chosen: Target, namespace: str, service: str) -> controller.ControllerAccess:
     from gitops.cluster.port import Port
-    from gitops.secrets import controller
+    from gitops.secrets import controller, keys
 
-    return controller.ControllerAccess(Port(chosen), namespace or controller.controller_namespace(repo),
+    return controller.ControllerAccess(Port(repo, chosen), namespace or keys.controller_namespace(repo),
                                        service or controller.CONTROLLER_SERVICE)
 
 
@@ -173,7 +174,7 @@ def backup_key(c: Any, out: str = "", target: str = "", cluster_kind: str = "", 
                force: bool = False, namespace: str = "", service: str = "") -> None:
     """Export the controller's PRIVATE keys to a file outside the repository (for disaster recovery)."""
     from gitops.core.repo import Repo
-    from gitops.secrets import controller, sealing
+    from gitops.secrets import controller, keys
 
     if not out:
         raise GitOpsError("give --out PATH, a file outside the repository for the private keys.")
@@ -182,7 +183,7 @@ def backup_key(c: Any, out: str = "", target: str = "", cluster_kind: str = "", 
     path, count = controller.backup_keys(repo, Path(out), access(repo, chosen, namespace, service),
                                          force=force)
     print(f"wrote {count} private key(s) to {path} (mode 0600).")
-    print(f"WARNING: {sealing.BACKUP_WARNING}")
+    print(f"WARNING: {keys.BACKUP_WARNING}")
 
 
 @task(help={"backup": "key backup written by secrets.backup-key or secrets.init-key",
@@ -192,14 +193,14 @@ def restore_key(c: Any, backup: str = "", target: str = "", cluster_kind: str = 
     """Apply a key backup to a cluster, so its controller can decrypt the repository's SealedSecrets."""
     from gitops.cluster.port import Port
     from gitops.core.repo import Repo
-    from gitops.secrets import controller, sealing
+    from gitops.secrets import controller, keys
 
     if not backup:
         raise GitOpsError("give --backup PATH, the file secrets.backup-key or secrets.init-key wrote.")
     repo = Repo.discover()
     chosen = choose(target, cluster_kind, context=context)
-    where = namespace or controller.controller_namespace(repo)
-    count = controller.apply_keys(Port(chosen), sealing.restore_key(Path(backup), where))
+    where = namespace or keys.controller_namespace(repo)
+    count = controller.apply_keys(Port(repo, chosen), keys.restore_key(Path(backup), where))
     print(f"applied {count} key Secret(s) on {chosen.describe()}; if the controller already runs, "
           f"restart it (kubectl -n {where} rollout restart deployment) so it reads them")
 
@@ -208,9 +209,10 @@ def restore_key(c: Any, backup: str = "", target: str = "", cluster_kind: str = 
             "history": "also scan every commit of every ref (default on; --no-history skips it)"})
 def scan(c: Any, staged: bool = False, history: bool = True) -> None:
     """Fail on plaintext Secrets, private keys, tokens and high-entropy strings in the tree and history."""
+    from gitops.core.repo import Repo
     from gitops.secrets import scan
 
-    report = scan.scan(history=history, staged=staged)
+    report = scan.scan(Repo.discover().root, history=history, staged=staged)
     for finding in report.findings:
         print(finding.describe(), file=sys.stderr)
     if not report.ok:

@@ -18,6 +18,7 @@ from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
 from gitops.core import config
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.verify import smoke
 from gitops.verify.steps import Outcome, Run
 
@@ -75,7 +76,7 @@ def trigger_summary_job(port: ClusterPort, namespace: str, *, deadline_s: float 
                    "completed" if ok else f"the Job failed; see kubectl -n {namespace} logs job/{job}")
 
 
-def run_smoke(target: Target | None, env: str = "dev", *, suite: Suite = smoke.run_suite,
+def run_smoke(repo: Repo, target: Target | None, env: str = "dev", *, suite: Suite = smoke.run_suite,
               timeout_s: float = 180, progress: Callable[[str], None] = print, remote_port: int = 80,
               summary_job: bool = False, port: ClusterPort | None = None) -> Run:
     """Run the suite against the compose stack (target None) or a cluster target; on a cluster,
@@ -85,7 +86,7 @@ def run_smoke(target: Target | None, env: str = "dev", *, suite: Suite = smoke.r
         base_url = os.environ.get("TASKNOTE_COMPOSE_URL", COMPOSE_URL)
         progress(f"smoke: compose stack at {base_url}")
         return suite(base_url, timeout_s=timeout_s, progress=progress)
-    cluster = port or Port(target)
+    cluster = port or Port(repo, target)
     namespace = f"tasknote-{env}"
     with cluster.port_forward(namespace, "tasknote-api", remote_port) as base_url:
         progress(f"smoke: {target.describe()}, svc/tasknote-api in {namespace} via {base_url}")
