@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 import yaml
-from gitops.cluster import k3s, kind, kubeconfig, port, portforward
+from gitops.cluster import k3s, kind, port, portforward
 from gitops.cluster.target import Target, parse, resolve
+from gitops.core import files
 from gitops.core.errors import GitOpsError
 from gitops.verify import smoke_targets as cluster_smoke
 from support.checkout import this_repo
@@ -101,7 +102,7 @@ def test_k3s_kubeconfig_is_pointed_at_the_host_and_renamed() -> None:
 
 
 def test_kubeconfig_is_written_atomically_and_private(tmp_path: Path) -> None:
-    path = kubeconfig.write_private(tmp_path / "kube" / "config", "apiVersion: v1\n")
+    path = files.write_private(tmp_path / "kube" / "config", b"apiVersion: v1\n")
     assert path.read_text() == "apiVersion: v1\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["config"]

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import requests
 
-from gitops.cluster.kubeconfig import write_private
 from gitops.cluster.target import K3S_CONTEXT, k3s_kubeconfig_path
-from gitops.core import run
+from gitops.core import files, run
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
 
@@ -90,7 +89,8 @@ def adopt(host: str) -> Path:
     text = ssh(host, "sudo", "cat", "/etc/rancher/k3s/k3s.yaml", timeout=60).stdout
     if "clusters:" not in text:
         raise GitOpsError(f"{host} has no /etc/rancher/k3s/k3s.yaml; install k3s first.")
-    return write_private(k3s_kubeconfig_path(), rewrite_kubeconfig(text, address))
+    # A kubeconfig carries client credentials: 0600 from its first byte.
+    return files.write_private(k3s_kubeconfig_path(), rewrite_kubeconfig(text, address).encode())
 
 
 def uninstall(host: str) -> None:

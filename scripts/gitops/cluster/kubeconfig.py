@@ -1,4 +1,4 @@
-"""Existing kubeconfig contexts: list them, check one answers, and write one safely."""
+"""Existing kubeconfig contexts: list them and check one answers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from kubernetes import config as kube_config
 from gitops.cluster.port import Port
 from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
-from gitops.core.files import atomic_write
 from gitops.core.repo import Repo
 
 
@@ -42,9 +41,3 @@ def reachable(repo: Repo, target: Target) -> bool:
     except GitOpsError:
         return False
 
-
-def write_private(path: Path, text: str) -> Path:
-    """Atomic write with mode 0600: a kubeconfig carries client credentials."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(path, text.encode("utf-8"), mode=0o600)
-    return path
