@@ -59,7 +59,7 @@ def read_cluster_certificate(cluster: str, repo: Repo) -> tuple[Path, x509.Certi
         pem = path.read_bytes()
     except FileNotFoundError:
         raise GitOpsError(
-            f"{path.relative_to(root)} is missing; run ./inv secrets.fetch-cert --cluster {cluster} "
+            f"{path.relative_to(root)} is missing; run ./inv secrets.fetch-cert --target {cluster} "
             f"(or ./inv secrets.init-key --cluster {cluster} for a new cluster)."
         ) from None
     return path, load_certificate(pem, str(path.relative_to(root)))
