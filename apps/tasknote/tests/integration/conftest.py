@@ -174,7 +174,6 @@ def start_api(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
             "REDIS_URL": redis_url,
             "PORT": str(port),
             "HOST": "127.0.0.1",
-            "SHUTDOWN_DELAY_SECONDS": "0.5",
             **env,
         }
         proc = spawn(["api"], full, tmp_path / f"api-{port}.log")
