@@ -77,6 +77,10 @@ async def accept_upload(request: Request, task_id: uuid.UUID, db: Database, sett
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Problem(422, "the form needs a file field named 'file'", kind="validation-error")
+        unexpected = sorted(set(form.keys()) - {"file"})
+        if unexpected:  # the schema says additionalProperties: false
+            raise Problem(422, f"the form takes only 'file'; remove {', '.join(unexpected)}",
+                          kind="validation-error")
         data = await upload.read(cap + 1)
     finally:
         await form.close()
