@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from support.checkout import ROOT
-
 from support.gitrepo import git
 
 
@@ -26,5 +25,5 @@ def clone_repo(dest: Path) -> Path:
     """A throw-away clone of this repository with its committed history (a local clone hardlinks
     the object files, which git never rewrites); uncommitted changes of the checkout stay out."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    git(dest.parent, "clone", "--quiet", str(config.ROOT), str(dest))
+    git(dest.parent, "clone", "--quiet", str(ROOT), str(dest))
     return dest
