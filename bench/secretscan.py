@@ -23,8 +23,10 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from gitops.core import config
+from gitops.core.repo import Repo
 from gitops.secrets import scan
+
+ROOT = Repo.discover().root
 
 
 def median_seconds(action: Callable[[], object], rounds: int) -> float:
@@ -37,7 +39,7 @@ def median_seconds(action: Callable[[], object], rounds: int) -> float:
 
 
 def git_log_wc(refs: list[str]) -> int:
-    log = subprocess.Popen(["git", "-C", str(config.ROOT), "log", *refs, "-p"], stdout=subprocess.PIPE)
+    log = subprocess.Popen(["git", "-C", str(ROOT), "log", *refs, "-p"], stdout=subprocess.PIPE)
     count = subprocess.run(["wc", "-c"], stdin=log.stdout, capture_output=True, text=True, check=True)
     log.wait()
     return int(count.stdout.split()[0])
@@ -52,9 +54,9 @@ def main() -> None:
     size = git_log_wc(args.refs)
     reference = median_seconds(lambda: git_log_wc(args.refs), args.rounds)
     report: list[scan.ScanReport] = []
-    fast = median_seconds(lambda: report.append(scan.scan(config.ROOT, refs=args.refs)), args.rounds)
+    fast = median_seconds(lambda: report.append(scan.scan(ROOT, refs=args.refs)), args.rounds)
 
-    slow = median_seconds(lambda: scan.scan(config.ROOT, refs=args.refs, prefilter=False), 1)
+    slow = median_seconds(lambda: scan.scan(ROOT, refs=args.refs, prefilter=False), 1)
     print(f"history: git log {' '.join(args.refs)} -p = {size:,} bytes")
     print(f"reference  git log -p | wc -c      {reference:7.2f} s   1.0x")
     print(f"scan       tree + history          {fast:7.2f} s   {fast / reference:.1f}x   "
