@@ -143,6 +143,22 @@ def test_task_takes_binary_files_and_piped_literals(repo, pair, monkeypatch, tmp
     assert values == {"TOKEN": b"s3cret", "blob": b"\x00\xff\x10binary"}
 
 
+def test_task_seals_a_tls_secret_from_its_files(repo, pair, monkeypatch, tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key, cert = crypto.generate_key_pair(key_size=2048)  # any RSA pair with its certificate
+    (tmp_path / "tls.crt").write_bytes(crypto.cert_pem(cert))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    (tmp_path / "tls.key").write_bytes(key_pem)
+    monkeypatch.setattr(sys, "stdin", PipedStdin(b""))
+    secrets_tasks.seal.body(None, env="dev", name="tasknote-tls", type="tls",
+                            cert=str(tmp_path / "tls.crt"), key=str(tmp_path / "tls.key"))
+    doc, values = opened(repo, pair[0])
+    assert doc["spec"]["template"]["type"] == "kubernetes.io/tls"
+    assert values == {"tls.crt": crypto.cert_pem(cert), "tls.key": key_pem}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
