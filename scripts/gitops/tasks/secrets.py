@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,12 +27,8 @@ if TYPE_CHECKING:
 # and the other namespaces should not pay for them.
 
 
-TYPE_ALIASES = {"opaque": "Opaque", "generic": "Opaque", "docker-registry": "kubernetes.io/dockerconfigjson",
-                "dockerconfigjson": "kubernetes.io/dockerconfigjson", "tls": "kubernetes.io/tls"}
-
-
 def terminal() -> inputs.Terminal:
-    """The real stdin, hidden prompt and stderr, for inputs.collect."""
+    """The real stdin, hidden prompt and stderr, for the secrets.values readers."""
     from gitops.secrets import inputs
 
     return inputs.Terminal(
@@ -42,23 +37,6 @@ def terminal() -> inputs.Terminal:
         prompt=inputs.hidden_prompt,
         warn=lambda text: print(text, file=sys.stderr),
     )
-
-
-def docker_password(term: inputs.Terminal) -> bytes:
-    from gitops.secrets import inputs
-
-    if term.stdin_is_tty:
-        return term.prompt("the registry password")
-    return inputs.one_stdin_value(term.read_stdin, "registry password")
-
-
-def read_file(path: str, what: str) -> bytes:
-    if not path:
-        raise GitOpsError(f"a TLS Secret needs --{what}; give the PEM file.")
-    try:
-        return Path(path).expanduser().read_bytes()
-    except OSError as exc:
-        raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable --{what} file.") from None
 
 
 @task(
@@ -107,35 +85,23 @@ def seal(
 ) -> None:
     """Seal a Secret with the cluster's committed certificate into overlays/<env>/sealed-secrets.yaml."""
     from gitops.core.repo import Repo
-    from gitops.secrets import crypto, inputs, sealing, secret_types
+    from gitops.secrets import crypto, inputs, sealing, values
 
-    secret_type = secret_types.check_type(TYPE_ALIASES.get(type.lower(), type))
-    secret_types.check_options(secret_type, {
-        "--from-literal": bool(from_literal), "--from-file": bool(from_file),
-        "--from-env-file": bool(from_env_file), "--stdin": stdin, "--docker-server": bool(docker_server),
-        "--docker-username": bool(docker_username), "--docker-email": bool(docker_email),
-        "--cert": bool(cert), "--key": bool(key)})
+    sources = inputs.Sources(tuple(from_literal or ()), tuple(from_file or ()), tuple(from_env_file or ()),
+                             stdin)
+    request = values.check(values.Request(values.secret_type_of(type), sources, docker_server,
+                                          docker_username, docker_email, cert, key))
     # Refuse a typo in the target before anyone types a password.
     repo = Repo.discover()
     sealing.check_env_cluster(env, cluster or None)
     inputs.check_name(name)
     crypto.check_scope(scope)
-    term = terminal()
-    if secret_type == secret_types.DOCKER_CONFIG_JSON:
-        server = docker_server or secret_types.DEFAULT_DOCKER_SERVER
-        values = secret_types.docker_config_json(server, os.fsencode(docker_username), docker_password(term),
-                                                 docker_email)
-    elif secret_type == secret_types.TLS:
-        values = secret_types.tls_data(read_file(cert, "cert"), read_file(key, "key"), cert, key)
-    else:
-        sources = inputs.Sources(tuple(from_literal or ()), tuple(from_file or ()),
-                                       tuple(from_env_file or ()), stdin)
-        values = inputs.collect(sources, term)
-    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine,
-                          secret_type=secret_type, repo=repo)
+    data = values.read_values(request, terminal())
+    result = sealing.seal(env, name, data, cluster=cluster or None, scope=scope, engine=engine,
+                          secret_type=request.secret_type, repo=repo)
     verb = "replaced" if result.replaced else "added"
-    print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; {secret_type}; "
-          f"scope {scope}; {result.engine}) in {result.path.relative_to(repo.root)}")
+    print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; "
+          f"{request.secret_type}; scope {scope}; {result.engine}) in {result.path.relative_to(repo.root)}")
     if result.kustomization_updated:
         print(f"listed {sealing.SEALED_FILE} in overlays/{env}/kustomization.yaml")
 
