@@ -16,7 +16,8 @@ whose value is a Kubernetes name without digits (`SEALED_SECRETS_NAMESPACE = "ku
 
 History is scanned as the lines each commit added (`git log -p` over all refs), so every line
 that ever existed is scanned once, and the structured blobs of every commit (YAML, JSON, and any
-file whose added lines name a Secret kind) are parsed once per content.
+file whose added lines name a Secret kind) are parsed once per content. The git and file
+plumbing (file lists, streamed lines, `git log -p`, `cat-file --batch`) is in scan_git.
 """
 
 from __future__ import annotations
