@@ -153,3 +153,17 @@ def test_file_sources_carry_binary_bytes_like_kubectl(repo, pair, tmp_path) -> N
     ours = inputs.collect(inputs.Sources(files=sources), terminal())
     assert theirs.ok and sealed_values(repo, pair[0], ours) == theirs.data == {
         "store": blob, "ca.crt": b"-----BEGIN CERTIFICATE-----\r\nx\r\n"}
+
+
+def test_several_env_files_combine_like_kubectl(repo, pair, tmp_path) -> None:
+    (tmp_path / "a.env").write_bytes(b"A=1\nSHARED_URL=x=y\n")
+    (tmp_path / "b.env").write_bytes(b"\xef\xbb\xbfB=2 \r\n")
+    files = [str(tmp_path / "a.env"), str(tmp_path / "b.env")]
+    args = ["generic", "probe", *(f"--from-env-file={f}" for f in files)]
+    theirs = kubectl_secrets.create_secret(args)
+    ours = inputs.collect(inputs.Sources(env_files=files), terminal())
+    assert theirs.ok and sealed_values(repo, pair[0], ours) == theirs.data
+    (tmp_path / "b.env").write_bytes(b"A=again\n")  # a key in two files: both refuse
+    assert not kubectl_secrets.create_secret(args).ok
+    with pytest.raises(GitOpsError, match="is given twice"):
+        inputs.collect(inputs.Sources(env_files=files), terminal())
