@@ -107,7 +107,7 @@ def crd_documents(text: str, where: str) -> list[dict[str, Any]]:
     from gitops.manifests.render import Loader  # libyaml's JSON-like loader: large CRDs parse 10x faster
 
     try:
-        docs = [d for d in yaml.load_all(text, Loader=Loader) if d is not None]  # noqa: S506 (safe loader)
+        docs = [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
     except yaml.YAMLError as exc:
         raise GitOpsError(f"{where} is not valid YAML ({exc}); fetch it again.") from None
     for doc in docs:
@@ -156,7 +156,7 @@ def convert(node: Any) -> Any:
 def root_schema(openapi: dict[str, Any], group: str, version: str, kind: str) -> dict[str, Any]:
     """The validator's schema for one kind and version: the converted openAPIV3Schema, with
     apiVersion/kind pinned to this kind and metadata checked as ObjectMeta."""
-    schema = convert(openapi)
+    schema: dict[str, Any] = dict(convert(openapi))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     properties = schema.setdefault("properties", {})
     properties["apiVersion"] = {"enum": [f"{group}/{version}"]}
@@ -211,25 +211,25 @@ def declared_version(crd: dict[str, Any]) -> str | None:
     return str(value).lstrip("v") if value else None
 
 
-def provenance_problems(vendored: VendoredGroup, pinned: str | None) -> Iterator[tuple[str, str, str]]:
-    """(what, found, expected) for each way a vendored group disagrees with its record or pin:
+def provenance_problems(vendored: VendoredGroup, pinned: str | None) -> Iterator[tuple[str, str, str, str]]:
+    """(file, what, found, expected) for each way a vendored group disagrees with its record or pin:
     a release other than the pinned one, a file whose bytes differ from the recorded sha256 (edited
     by hand), a file of another group, a file that says it is of another release."""
     where = f"{UPSTREAM_DIR}/{vendored.directory.name}"
     if pinned is not None and vendored.version.lstrip("v") != str(pinned).lstrip("v"):
-        yield f"{where}/{SOURCE_FILE} version", vendored.version, str(pinned)
+        yield f"{where}/{SOURCE_FILE}", "version", vendored.version, str(pinned)
     for entry in vendored.files:
         path = vendored.directory / entry.name
         if not path.is_file():
-            yield f"{where}/{entry.name}", "missing", f"the upstream file {entry.upstream_path}"
+            yield f"{where}/{entry.name}", "file", "missing", f"the upstream file {entry.upstream_path}"
             continue
         actual = sha256_of(path)
         if actual != entry.sha256:
-            yield f"{where}/{entry.name} sha256", actual, entry.sha256
+            yield f"{where}/{entry.name}", "sha256 (refresh, never edit)", actual, entry.sha256
         for crd in crd_documents(path.read_text(encoding="utf-8"), str(path)):
             group = str((crd.get("spec") or {}).get("group", ""))
             if group != vendored.group:
-                yield f"{where}/{entry.name} spec.group", group, vendored.group
+                yield f"{where}/{entry.name}", "spec.group", group, vendored.group
             stamped = declared_version(crd)
             if stamped is not None and pinned is not None and stamped != str(pinned).lstrip("v"):
-                yield f"{where}/{entry.name} bundle-version", stamped, str(pinned)
+                yield f"{where}/{entry.name}", "bundle-version", stamped, str(pinned)

@@ -96,9 +96,29 @@ def set_repo(c: Any, url: str, root: str = "") -> None:
           "commit and push these files: Argo CD reads the repository from that URL")
 
 
+@task(help={"group": "the CRD group to refresh, e.g. bitnami.com (default: every vendored group)",
+            "add": "also vendor this upstream file (its path in the group's repository) and record it",
+            "repo": "https://github.com/<owner>/<name> of a group not vendored yet (with --add)",
+            "root": ROOT_HELP})
+def crds_refresh(c: Any, group: str = "", add: str = "", repo: str = "", root: str = "") -> None:
+    """Download the vendored CRD files of the pinned releases from GitHub (needs internet)."""
+    from gitops.core import config
+    from gitops.manifests import checks, crds, crds_refresh
+
+    chosen = checks.resolve_root(root)
+    groups = [group] if group else [g.group for g in crds.groups(chosen)]
+    if add and len(groups) != 1:
+        raise GitOpsError("--add needs exactly one --group; name the group the file belongs to.")
+    versions = config.load_versions(chosen / "versions.yaml")
+    for path in crds_refresh.refresh(chosen, versions, groups, add=add, repo=repo):
+        print(f"wrote {path.relative_to(chosen)}")
+    print("run ./inv manifests.check and commit schemas/upstream with the pin")
+
+
 ns = Collection("manifests")
 ns.add_task(render_, name="render")
 ns.add_task(validate)
 ns.add_task(policy)
 ns.add_task(check)
 ns.add_task(set_repo)
+ns.add_task(crds_refresh, name="crds-refresh")
