@@ -14,7 +14,7 @@ from typing import Any
 
 from gitops.core import config
 from gitops.core.errors import GitOpsError
-from gitops.manifests import policy, render, validate
+from gitops.manifests import clusterfacts, policy, render, validate
 
 ROOT_ENV = "TASKNOTE_ROOT"
 FORMATS = ("text", "json")
@@ -92,5 +92,5 @@ def run(root: Path, target: str = "", *, schemas: bool = True, rules: bool = Tru
     if schemas:
         report.problems = validate.validate(results, root, versions_of(root))
     if rules:
-        report.findings = policy.check(results)
+        report.findings = policy.check(results, facts=clusterfacts.load(root))
     return report

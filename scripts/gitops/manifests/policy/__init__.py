@@ -7,13 +7,14 @@ is not empty: an exception is visible in Git next to the object, with its why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitops.manifests import objects
 
 if TYPE_CHECKING:  # a type only: gitops.manifests.objects is imported by pins without render's imports
+    from gitops.manifests.clusterfacts import ClusterFacts
     from gitops.manifests.render import Rendered
 
 SKIP_ANNOTATION = "policy.tasknote.dev/skip-"
@@ -27,6 +28,7 @@ class Context:
     target: str
     environment: str | None
     docs: Sequence[Doc]
+    clusters: Sequence[ClusterFacts] = ()  # the clusters the target's objects land on
 
     def of_kind(self, *kinds: str) -> list[Doc]:
         return [d for d in self.docs if d.get("kind") in kinds]
@@ -87,11 +89,11 @@ def suppressed(doc: Doc, rule_id: str) -> bool:
 
 
 def check_docs(docs: Sequence[Doc], target: str, environment: str | None,
-               rules: Sequence[Rule] | None = None) -> list[Finding]:
+               rules: Sequence[Rule] | None = None, clusters: Sequence[ClusterFacts] = ()) -> list[Finding]:
     """Findings of rules (default: all) over one target's objects."""
     from gitops.manifests.policy.rules import RULES
 
-    ctx = Context(target, environment, docs)
+    ctx = Context(target, environment, docs, tuple(clusters))
     findings = []
     for doc in docs:
         meta = doc.get("metadata") or {}
@@ -106,9 +108,15 @@ def check_docs(docs: Sequence[Doc], target: str, environment: str | None,
     return findings
 
 
-def check(rendered: Sequence[Rendered], rules: Sequence[Rule] | None = None) -> list[Finding]:
+def check(rendered: Sequence[Rendered], rules: Sequence[Rule] | None = None,
+          facts: Mapping[str, ClusterFacts] | None = None) -> list[Finding]:
+    """Findings over every rendered target; `facts` (gitops.clusterfacts.load) tells the rules
+    which clusters each target lands on."""
+    from gitops.manifests.clusterfacts import running
+
     return [f for r in rendered
-            for f in check_docs(r.docs, r.target.name, r.target.environment, rules)]
+            for f in check_docs(r.docs, r.target.name, r.target.environment, rules,
+                                running(dict(facts or {}), r.target.environment, r.target.cluster))]
 
 
 def failing(findings: Iterable[Finding]) -> list[Finding]:

@@ -13,6 +13,7 @@ from typing import Any
 from gitops.core import imageref
 from gitops.manifests.objects import is_ours, name_of, namespace_of, sources
 from gitops.manifests.policy import Check, Context, Doc, Rule
+from gitops.manifests.policy.integrity import INTEGRITY_RULES
 
 Found = Iterator[tuple[str, str]]
 
@@ -475,4 +476,5 @@ RULES: tuple[Rule, ...] = (
          "its service account; the app never calls the API.",
          "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
          "object with the reason if it really needs the API)", service_account_token),
+    *INTEGRITY_RULES,  # objects that refer to each other agree (gitops.policy.integrity)
 )
