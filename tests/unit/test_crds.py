@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 from gitops.core import config
-from gitops.manifests import crds, crds_refresh, pins, validate
 from gitops.core.errors import GitOpsError
+from gitops.manifests import crds, crds_refresh, pins, validate
 
 UPSTREAM = config.ROOT / crds.UPSTREAM_DIR
 SEALED_CRD = UPSTREAM / "bitnami.com" / "bitnami.com_sealedsecrets.yaml"
