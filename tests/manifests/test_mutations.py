@@ -65,8 +65,8 @@ def test_the_unmutated_copy_passes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("target", "ops", "rule", "ref"), [m[1:] for m in MUTATIONS],
                          ids=[m[0] for m in MUTATIONS])
-def test_mutation_fails_check_naming_rule_and_object(tmp_path: Path, target: dict[str, str],
-                                                      ops: list[dict[str, object]], rule: str, ref: str) -> None:
+def test_mutation_fails_check_naming_rule_and_object(
+        tmp_path: Path, target: dict[str, str], ops: list[dict[str, object]], rule: str, ref: str) -> None:
     root = repocopy.copy_repo(tmp_path / "repo", COPIED)
     add_patch(root / "overlays" / "prod" / "kustomization.yaml", target, ops)
     result = manifests_check(root)
