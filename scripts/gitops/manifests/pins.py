@@ -250,7 +250,8 @@ def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mis
     if version:
         if k8s and minor(version) != minor(k8s):
             yield Mismatch("versions.yaml", "tools.k3s.version Kubernetes minor", version, minor(k8s))
-        if k3s.get("url") and version.replace("+", "%2B") not in str(k3s["url"]):
+        url = str(k3s.get("url", "")).replace("%2B", "+")  # either spelling of the tag
+        if url and f"/v{version}/" not in url:
             yield Mismatch("versions.yaml", "tools.k3s.url version", str(k3s["url"]), version)
         image = str(k3s.get("image", ""))
         image_tag, wanted_tag = imageref.parse(image).tag, "v" + version.replace("+", "-")
