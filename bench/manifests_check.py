@@ -12,7 +12,7 @@ Reference: the bare `kubectl kustomize` of every overlay and cluster root, run i
 - check, cached: the same with the render cache warm (what a developer re-running it sees);
 - in-process cold/cached: `gitops.manifests.checks.run` alone, without interpreter start-up.
 
-Target (issue 5): check wall time <= 1.5 x the bare kustomize time. Only ratios are printed
+Targets (issue 17): first run <= 1.5 x and cold <= 1.2 x the bare kustomize time. Only ratios are printed
 as the result; seconds are shown for context, since this machine is shared.
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from gitops.core import config, run
-from gitops.manifests import checks, render, validate
+from gitops.manifests import checks, crds, render, validate
 
 
 def median_seconds(action: Callable[[], object], rounds: int) -> float:
@@ -51,7 +51,8 @@ def cli_check(*extra: str) -> None:
 
 def in_process(use_cache: bool) -> None:
     if not use_cache:  # forget the schemas loaded by an earlier round: a cold start loads them
-        for cached in (validate._k8s_registry, validate._k8s_validator, validate._crd_validator):
+        for cached in (validate._k8s_registry, validate._k8s_validator, validate._crd_validator,
+                       validate._vendored_validator, crds._converted_file):
             cached.cache_clear()
     report = checks.run(config.ROOT, use_cache=use_cache)
     assert report.ok, report.summary_error()
@@ -83,7 +84,7 @@ def main() -> None:
     ]
     for name, seconds in rows:
         print(f"{name:42} {seconds:7.3f} s  ratio {seconds / reference:5.2f}x")
-    print(f"cold / cached (CLI): {cold / cached:.2f}x; target: check <= 1.5x reference")
+    print(f"cold / cached (CLI): {cold / cached:.2f}x; targets: first run <= 1.5x, cold <= 1.2x reference")
 
 
 if __name__ == "__main__":

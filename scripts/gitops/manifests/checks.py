@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops.core import config
 from gitops.core.errors import GitOpsError
-from gitops.manifests import clusterfacts, policy, render, validate
+from gitops.manifests import clusterfacts, policy, render
+
+if TYPE_CHECKING:  # imported inside run(), while kubectl renders: jsonschema is the slow import
+    from gitops.manifests import validate
 
 ROOT_ENV = "TASKNOTE_ROOT"
 FORMATS = ("text", "json")
@@ -86,11 +90,26 @@ def rendered(root: Path, target: str = "", use_cache: bool = True) -> list[rende
 
 def run(root: Path, target: str = "", *, schemas: bool = True, rules: bool = True,
         use_cache: bool = True) -> Report:
-    """Render the targets (all by default), then validate and/or apply the policy rules."""
-    results = rendered(root, target, use_cache)
+    """Render the targets (all by default), then validate and/or apply the policy rules.
+
+    The kubectl processes render in the background while this thread imports the validator and
+    loads the schemas (and the clusters' facts): the two take similar time, so a check costs
+    little more than the render itself (bench/manifests_check.py measures it)."""
+    chosen = render.select(render.targets(root), target)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        rendering = background.submit(render.render, chosen, root=root, use_cache=use_cache)
+        validators = None
+        if schemas:
+            from gitops.manifests import validate
+
+            validators = validate.validators_for(root, versions_of(root))
+            validators.warm()
+        facts = clusterfacts.load(root) if rules else {}
+        results = rendering.result()
     report = Report([r.target.name for r in results], cached=sum(r.cached for r in results))
-    if schemas:
-        report.problems = validate.validate(results, root, versions_of(root))
+    if validators is not None:
+        report.problems = [p for r in results
+                           for p in validate.validate_docs(r.docs, r.target.name, validators)]
     if rules:
-        report.findings = policy.check(results, facts=clusterfacts.load(root))
+        report.findings = policy.check(results, facts=facts)
     return report

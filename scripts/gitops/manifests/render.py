@@ -168,12 +168,17 @@ def render(
     cache_dir = root / CACHE_DIR if use_cache else None
     keys: dict[str, str | None] = {t.name: None for t in chosen}
     # The kubectl check is remembered even with use_cache=False: that flag is about renders.
-    kubectl_path = verified_kubectl(root / CACHE_DIR)
+    # A first run checks the version beside the renders (one more process in the pool) rather
+    # than before them; a wrong kubectl still fails the run, its renders unused.
+    kubectl_path, stamp = kubectl_and_stamp(root / CACHE_DIR)
     if cache_dir is not None:
         tree, identity = tree_hash(root), _kubectl_identity(kubectl_path)
         keys = {t.name: cache_key(tree, t, identity) for t in chosen}
-    with ThreadPoolExecutor(max_workers=workers or min(8, len(chosen) or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=workers or min(8, len(chosen) + 1)) as pool:
+        probe = pool.submit(kubectl) if stamp is not None else None
         futures = [pool.submit(render_one, t, keys[t.name], cache_dir, kubectl_path) for t in chosen]
+    if probe is not None and stamp is not None:
+        _write_stamp(stamp, probe.result())
     if cache_dir is not None:
         prune_cache(cache_dir, keep={f"{k}.json" for k in keys.values() if k})
     results: list[Rendered] = []
@@ -188,21 +193,21 @@ def render(
     return results
 
 
-def verified_kubectl(cache_dir: Path) -> str:
-    """The pinned kubectl, its version probe skipped when this very binary (path, size, mtime)
-    already passed it for this pin: the probe costs a process start on every cached check."""
+def kubectl_and_stamp(cache_dir: Path) -> tuple[str, Path | None]:
+    """The kubectl on PATH and, when this very binary (path, size, mtime) has not yet passed the
+    version check for this pin, the stamp to write once it has (None: already checked)."""
     found = tools.locate("kubectl")
     if found is None:
-        return kubectl()  # raises the one-sentence "not installed" error
+        return kubectl(), None  # raises the one-sentence "not installed" error
     pin = str(tools.spec("kubectl").pinned)
     key = hashlib.sha256(f"{_kubectl_identity(str(found))}:{pin}".encode()).hexdigest()[:16]
     stamp = cache_dir / f"kubectl-{key}.ok"
-    if stamp.is_file():
-        return str(found)
-    path = kubectl()
+    return str(found), None if stamp.is_file() else stamp
+
+
+def _write_stamp(stamp: Path, path: str) -> None:
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(f"{path} reported kubectl {pin}\n", encoding="utf-8")
-    return path
+    stamp.write_text(f"{path} reported kubectl {tools.spec('kubectl').pinned}\n", encoding="utf-8")
 
 
 def prune_cache(cache_dir: Path, keep: set[str], limit: int = CACHE_LIMIT) -> None:

@@ -161,6 +161,13 @@ class Validators:
                                       "missing; run ./inv manifests.crds-refresh or restore it from Git.")
                 self.vendored.update(dict.fromkeys(crds.converted_file(path), path))
 
+    def warm(self) -> None:
+        """Load what every check needs before the first object arrives: the Kubernetes
+        definitions registry and each custom resource's validator (run while kubectl renders)."""
+        _k8s_registry(self.source.kubernetes_version, self.source.variant)
+        for group, version, kind in [*self.vendored, *self.crds]:
+            self.for_kind(f"{group}/{version}", kind)
+
     def for_kind(self, api_version: str, kind: str) -> Any:
         group, version = split_api_version(api_version)
         vendored = self.vendored.get((group, version, kind))
