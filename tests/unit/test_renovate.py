@@ -106,7 +106,7 @@ def test_kind_config_node_images_are_tracked() -> None:
     ("dockerfile", ["apps/tasknote/Dockerfile", "airgap/postgres/Dockerfile", "airgap/python/Dockerfile"]),
     ("docker-compose", ["apps/tasknote/compose.yaml"]),
     ("github-actions", [".github/workflows/pull-request.yaml", ".github/workflows/nightly.yaml"]),
-    ("pip-compile", ["requirements.lock", "apps/tasknote/requirements.lock"]),
+    ("pip-compile", ["requirements.lock"]),
 ])
 def test_builtin_managers_are_pointed_at_the_pinned_files(manager: str, files: list[str]) -> None:
     """The argocd and kubernetes managers match no file by default (docs.renovatebot.com/modules/
