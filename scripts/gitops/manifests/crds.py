@@ -8,8 +8,11 @@ not the pinned one). The validator never reads a hand-copied schema for such a g
 API server reads a structural schema:
 
 - an object schema with `properties` and neither `additionalProperties` nor
-  `x-kubernetes-preserve-unknown-fields: true` rejects unknown fields (the API server prunes them
-  and, with kubectl's default strict field validation, refuses the object);
+  `x-kubernetes-preserve-unknown-fields: true` rejects unknown fields: every apiextensions v1 CRD
+  prunes fields its schema does not name, except under that extension (KEP-2332,
+  https://www.kubernetes.dev/resources/keps/2332/), and `kubectl apply --validate=strict`, the
+  default, fails the request on an unknown field rather than dropping it
+  (https://kubernetes.io/docs/reference/kubectl/generated/kubectl_apply/);
 - `nullable: true` admits null; `x-kubernetes-int-or-string: true` admits an integer or a string;
 - `metadata` is Kubernetes' ObjectMeta (the API server validates it as such, whatever the CRD says);
 - `apiVersion` and `kind` must name this group/version and kind;
