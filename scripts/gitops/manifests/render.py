@@ -31,6 +31,13 @@ INPUT_DIRS = ("base", "overlays", "argocd", "clusters")
 CACHE_DIR = Path(".cache") / "render"
 CACHE_LIMIT = 100  # rendered files kept; about 20 edits of the tree with 5 targets
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# kubectl is a Go program that renders and exits: with the collector off until the heap nears
+# 512 MiB (a render here peaks near 70 MiB) it spends a third less CPU, and five renders share two
+# cores with the validator. GOGC=off disables the collector and GOMEMLIMIT is the runtime's soft
+# limit that brings it back near the bound (https://pkg.go.dev/runtime, Environment Variables;
+# golang/go#48409: "by setting GOGC=off, the Go runtime will always grow the heap to the full
+# memory limit"). The rendered bytes are the same.
+SHORT_LIVED_GO = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
 
 try:  # the C loader is ~10x faster on large renders; pure-Python PyYAML still works
     _Base: Any = yaml.CSafeLoader
@@ -127,7 +134,8 @@ def kustomize(target: Target, kubectl_path: str | None = None) -> str:
     """Bare `kubectl kustomize <dir>`: the YAML stream, or one sentence naming the target."""
     if not any((target.path / name).is_file() for name in KUSTOMIZATION_NAMES):
         raise GitOpsError(f"{target.name} has no kustomization.yaml; add one or remove the directory.")
-    result = run.run([kubectl_path or kubectl(), "kustomize", str(target.path)], check=False, timeout=120)
+    result = run.run([kubectl_path or kubectl(), "kustomize", str(target.path)], check=False, timeout=120,
+                     env=SHORT_LIVED_GO)
     if result.returncode != 0:
         message = " ".join(run.tail(result.stderr, 4).split()) or f"exit code {result.returncode}"
         raise GitOpsError(f"{target.name} does not render: {message}")
