@@ -261,3 +261,39 @@ def test_refresh_refuses_a_file_of_another_group(repo: Path) -> None:
         crds_refresh.refresh(repo, config.load_versions(repo / "versions.yaml"), ["bitnami.com"],
                              lambda url: wrong)
     assert snapshot(repo) == before
+
+
+# ---- vendoring a copy obtained without GitHub (what another group's CRDs need here) ----------
+
+def declare_group(repo: Path, group: str, pin: str) -> None:
+    versions = repo / "versions.yaml"
+    text = versions.read_text().replace(
+        "  crds:\n", f"  crds:\n    {group}: {{version: \"0.33.1\", kinds: [Thing], pin: {pin}}}\n", 1)
+    versions.write_text(text)
+
+
+def test_vendor_file_records_a_local_copy_and_pins_accepts_it(repo: Path, tmp_path: Path) -> None:
+    declare_group(repo, "example.com", "tools.kubeseal.version")
+    copy = tmp_path / "things.yaml"
+    copy.write_bytes(SEALED_CRD.read_bytes().replace(b"group: bitnami.com", b"group: example.com")
+                     .replace(b"kind: SealedSecret", b"kind: Thing"))
+    written = crds_refresh.vendor_file(repo, config.load_versions(repo / "versions.yaml"), "example.com",
+                                       "deploy/crds/things.yaml", copy, "0123abc",
+                                       repo="https://github.com/example/things")
+    assert [p.name for p in written] == ["things.yaml", "source.yaml"]
+    group = crds.read_group(repo / crds.UPSTREAM_DIR / "example.com")
+    assert (group.version, group.tag_for(group.version)) == ("0.33.1", "v0.33.1")
+    assert [(f.upstream_path, f.fetched_from, f.exact) for f in group.files] == [
+        ("deploy/crds/things.yaml", "0123abc", False)]
+    assert crd_mismatches(repo) == []
+    assert ("example.com", "v1alpha1", "Thing") in crds.vendored_schemas(repo)
+
+
+def test_vendor_file_refuses_a_copy_of_another_group_and_changes_nothing(repo: Path, tmp_path: Path) -> None:
+    declare_group(repo, "example.com", "tools.kubeseal.version")
+    before = snapshot(repo)
+    with pytest.raises(GitOpsError, match=r"not example\.com"):
+        crds_refresh.vendor_file(repo, config.load_versions(repo / "versions.yaml"), "example.com",
+                                 "deploy/crds/x.yaml", SEALED_CRD, "v0.33.1",
+                                 repo="https://github.com/example/things")
+    assert snapshot(repo) == before

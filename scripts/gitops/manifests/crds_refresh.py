@@ -4,7 +4,9 @@ Downloads every file a group's source.yaml lists from the release tag on GitHub 
 URLs), checks each is a CRD of that group, and only then writes the files and the new record
 (release, sha256, tag, exact: true) atomically: a failed refresh leaves the tree byte-identical.
 Adding an upstream file (cert-manager's CRDs, say) is one step: `--add <path in the upstream
-repo>` (with `--repo` for a group not vendored yet) appends it to the record and fetches it.
+repo>` (with `--repo` for a group not vendored yet) appends it to the record and fetches it; on a
+machine without GitHub, `--from-file <copy> --fetched-from <ref>` vendors a copy obtained
+another way, recorded as such (vendor_file).
 The network is the one boundary: `fetch` is a parameter so tests can stand in for GitHub.
 """
 
@@ -79,6 +81,22 @@ def record_for(root: Path, group: str, repo: str) -> dict[str, Any]:
     return {"group": group, "version": "", "repo": repo, "tag": "v{version}", "files": []}
 
 
+def checked(body: bytes, where: str, group: str) -> bytes:
+    """body, once it is known to hold only CRDs of `group`."""
+    for crd in crds.crd_documents(body.decode("utf-8"), where):
+        found = str((crd.get("spec") or {}).get("group", ""))
+        if found != group:
+            raise GitOpsError(f"{where} defines CRDs of group {found!r}, not {group}; check the path.")
+    return body
+
+
+def record_write(directory: Path, record: dict[str, Any]) -> tuple[Path, bytes]:
+    header = (f"# Upstream CRD files of {record['group']}, byte for byte; written by ./inv "
+              "manifests.crds-refresh.\n# gitops.pins checks version against versions.yaml and each "
+              "sha256 against the file.\n")
+    return directory / crds.SOURCE_FILE, (header + yaml.safe_dump(record, sort_keys=False)).encode("utf-8")
+
+
 def plan(root: Path, versions: dict[str, Any], group: str, fetch: Fetch, add: str = "",
          repo: str = "") -> Plan:
     """Download every file of the group (and `add`, a new upstream path) at the pinned tag."""
@@ -94,20 +112,41 @@ def plan(root: Path, versions: dict[str, Any], group: str, fetch: Fetch, add: st
     writes: list[tuple[Path, bytes]] = []
     for entry in entries:
         url = raw_url(str(record["repo"]), tag, str(entry["path"]))
-        body = fetch(url)
-        for crd in crds.crd_documents(body.decode("utf-8"), url):
-            found = str((crd.get("spec") or {}).get("group", ""))
-            if found != group:
-                raise GitOpsError(f"{url} defines CRDs of group {found!r}, not {group}; check the path.")
+        body = checked(fetch(url), url, group)
         writes.append((directory / str(entry["file"]), body))
         entry.update(sha256=hashlib.sha256(body).hexdigest(), fetched_from=tag, exact=True)
         entry.pop("note", None)
     record.update(group=group, version=version, files=entries)
-    header = (f"# Upstream CRD files of {group}, byte for byte; written by ./inv manifests.crds-refresh.\n"
-              "# gitops.pins checks version against versions.yaml and each sha256 against the file.\n")
-    writes.append((directory / crds.SOURCE_FILE,
-                   (header + yaml.safe_dump(record, sort_keys=False)).encode("utf-8")))
+    writes.append(record_write(directory, record))
     return Plan(tuple(writes))
+
+
+def vendor_file(root: Path, versions: dict[str, Any], group: str, add: str, source: Path,
+                fetched_from: str, repo: str = "") -> list[Path]:
+    """Vendor a copy of upstream file `add` obtained another way (a machine without GitHub): its
+    bytes unchanged, recorded with the ref it was taken at (`exact` only when that is the pinned
+    release's tag), so pins and a later refresh know what it is."""
+    if not add or not fetched_from:
+        raise GitOpsError("--from-file needs --add <path in the upstream repository> and --fetched-from "
+                          "<the tag or commit the copy was taken at>.")
+    record = record_for(root, group, repo)
+    version = pinned_version(versions, group)
+    entries = [dict(e) for e in record.get("files") or []]
+    if entries and str(record.get("version", "")) != version:
+        raise GitOpsError(f"{group}'s vendored files are of {record.get('version')}, not the pinned "
+                          f"{version}; refresh them first (./inv manifests.crds-refresh with GitHub).")
+    try:
+        body = checked(source.read_bytes(), str(source), group)
+    except OSError as exc:
+        raise GitOpsError(f"cannot read {source} ({exc.strerror}); give the path of the CRD file.") from None
+    tag = str(record.get("tag") or "v{version}").replace("{version}", version)
+    name = Path(add).name
+    entry: dict[str, Any] = {"file": name, "path": add, "sha256": hashlib.sha256(body).hexdigest(),
+             "fetched_from": fetched_from, "exact": fetched_from == tag}
+    entries = [e for e in entries if e.get("path") != add] + [entry]
+    record.update(group=group, version=version, files=entries)
+    directory = root / crds.UPSTREAM_DIR / group
+    return apply(Plan(((directory / name, body), record_write(directory, record))))
 
 
 def apply(found: Plan) -> list[Path]:
