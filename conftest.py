@@ -26,21 +26,22 @@ def missing_prerequisite(tier: str) -> str | None:
     """None when the tier can run here, otherwise one sentence for the skip line."""
     from gitops.core import tools
     from gitops.core.errors import GitOpsError
+    from support.checkout import this_repo
 
     if tier == "manifests":
         try:
-            tools.require("kubectl")
+            tools.require("kubectl", this_repo())
         except GitOpsError as exc:
             return f"manifests tier needs kubectl: {exc}"
     if tier == "integration":
         try:
-            tools.docker_engine()
+            tools.docker_engine(this_repo())
         except GitOpsError as exc:
             return f"integration tier needs a Docker engine: {exc}"
     if tier == "e2e":
         from gitops.cluster.access import cluster_unreachable
 
-        reason = cluster_unreachable()
+        reason = cluster_unreachable(this_repo())
         if reason:
             return f"e2e tier needs a Kubernetes cluster: {reason}"
     return None

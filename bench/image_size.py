@@ -24,7 +24,8 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from gitops.core import config, run
+from gitops.core import run
+from gitops.core.repo import Repo
 from gitops.images import app
 
 REFERENCE_IMAGE = "python:3.13-slim-trixie"
@@ -39,7 +40,7 @@ def timed_build(spec: app.BuildSpec, built: set[str]) -> float:
     started = time.monotonic()
     run.run(argv, env={"DOCKER_BUILDKIT": "1"}, timeout=1800)
     seconds = time.monotonic() - started
-    built.add(app.inspect(spec.tag).id)
+    built.add(app.inspect(spec.refs[0]).id)
     return seconds
 
 
@@ -51,9 +52,9 @@ def main() -> int:
     tag = f"tasknote:bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tasknote-bench-") as tmp:
         context = Path(tmp) / "tasknote"
-        shutil.copytree(config.PATHS.app, context, ignore=shutil.ignore_patterns(
+        shutil.copytree(Repo.discover().app, context, ignore=shutil.ignore_patterns(
             "__pycache__", "*.egg-info", ".venv", "tests"))
-        spec = replace(app.default_spec(tag=tag), context=context)
+        spec = replace(app.local_spec(Repo.discover(), tag=tag), context=context)
         built: set[str] = set()
         try:
             cold_s = timed_build(replace(spec, no_cache=True), built)

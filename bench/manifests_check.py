@@ -28,8 +28,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from gitops.core import config, run
+from gitops.core import run
+from gitops.core.repo import Repo
 from gitops.manifests import checks, crds, render, validate
+
+REPO = Repo.discover()  # run from the repository: python bench/manifests_check.py
+ROOT = REPO.root
 
 
 def seconds(action: Callable[[], object]) -> float:
@@ -45,11 +49,11 @@ def bare_kustomize(kubectl: str, targets: list[render.Target]) -> None:
 
 
 def cli_check(*extra: str) -> None:
-    run.run([sys.executable, "-m", "invoke", "manifests.check", *extra], cwd=config.ROOT, timeout=300)
+    run.run([sys.executable, "-m", "invoke", "manifests.check", *extra], cwd=ROOT, timeout=300)
 
 
 def first_run() -> None:
-    shutil.rmtree(config.ROOT / ".cache", ignore_errors=True)
+    shutil.rmtree(ROOT / ".cache", ignore_errors=True)
     cli_check()
 
 
@@ -58,7 +62,7 @@ def in_process(use_cache: bool) -> None:
         for cached in (validate._k8s_registry, validate._k8s_validator, validate._crd_validator,
                        validate._vendored_validator, crds._converted_file):
             cached.cache_clear()
-    report = checks.run(config.ROOT, use_cache=use_cache)
+    report = checks.run(REPO, use_cache=use_cache)
     assert report.ok, report.summary_error()
 
 
@@ -66,8 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement (median)")
     args = parser.parse_args()
-    kubectl = render.kubectl()
-    targets = render.targets()
+    kubectl = render.kubectl(REPO)
+    targets = render.targets(ROOT)
 
     in_process(True)  # warm the render cache and the page cache once before timing
     measurements: dict[str, Callable[[], object]] = {

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitops.cluster import kubeconfig
+from gitops.cluster.port import Port
 from gitops.cluster.target import Target, resolve
-from gitops.core import config as gitops_config
-from gitops.core import run, tools
+from gitops.core.repo import Repo
 from gitops.lifecycle import bootstrap
+from support.checkout import this_repo
 
+REPO = this_repo()
 _k3s: dict[str, Any] = {}
 
 
@@ -27,13 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from testcontainers.community.k3s import K3SContainer
 
-    image = str(gitops_config.version_of("tools", "k3s", "image"))
+    image = str(REPO.version_of("tools", "k3s", "image"))
     container = K3SContainer(image=image).start()
     folder = Path(tempfile.mkdtemp(prefix="cluster-e2e-k3s-"))
-    kubeconfig = folder / "kubeconfig"
-    kubeconfig.write_text(container.config_yaml())
-    kubeconfig.chmod(0o600)
-    os.environ["KUBECONFIG"] = str(kubeconfig)
+    config_file = folder / "kubeconfig"
+    config_file.write_text(container.config_yaml())
+    config_file.chmod(0o600)
+    os.environ["KUBECONFIG"] = str(config_file)
     os.environ.setdefault("TASKNOTE_E2E_CLUSTER", "k3s")
     _k3s.update(container=container, folder=folder)
 
@@ -47,15 +50,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def target() -> Target:
-    kubectl = tools.require("kubectl")
-    context = run.run([str(kubectl), "config", "current-context"], timeout=15).stdout.strip()
-    return resolve(os.environ.get("TASKNOTE_E2E_CLUSTER", "kind"), context=context)
+def repo() -> Repo:
+    return REPO
 
 
 @pytest.fixture(scope="session")
-def bootstrapped(target: Target) -> Iterator[Target]:
+def target() -> Target:
+    """The current context, running the tree TASKNOTE_E2E_CLUSTER names (default kind)."""
+    from kubernetes import config as kube_config
+
+    _, active = kube_config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    assert active and active["name"] in kubeconfig.contexts()
+    return resolve(os.environ.get("TASKNOTE_E2E_CLUSTER", "kind"), context=str(active["name"]))
+
+
+@pytest.fixture(scope="session")
+def port(target: Target) -> Port:
+    return Port(REPO, target)
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(repo: Repo, target: Target) -> Iterator[Target]:
     """Bootstrap once per session (a quick no-op when the nightly's conformance already did)."""
     options = bootstrap.Options(allow_fresh_key=True, wait_deadline_s=1200)
-    bootstrap.bootstrap(target, options)
+    bootstrap.bootstrap(repo, target, options)
     yield target

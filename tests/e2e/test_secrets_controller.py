@@ -5,34 +5,32 @@ line by the root conftest when no cluster is reachable."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from gitops.core import config
-from gitops.secrets import controller, sealing
-
-CLUSTER = os.environ.get("TASKNOTE_CLUSTER", "kind")
+from gitops.cluster.port import Port
+from gitops.cluster.target import Target
+from gitops.core.repo import Repo
+from gitops.secrets import controller, crypto, keys, sealing
 
 
 @pytest.fixture(scope="module")
-def transport() -> controller.KubectlTransport:
-    return controller.kubectl_transport(os.environ.get("TASKNOTE_KUBE_CONTEXT") or None)
+def access(repo: Repo, port: Port) -> controller.ControllerAccess:
+    return controller.ControllerAccess(port, keys.controller_namespace(repo))
 
 
-def test_served_certificate_matches_the_committed_one(transport) -> None:
-    _, committed = sealing.read_cluster_certificate(CLUSTER)
-    served = controller.cluster_certificate(transport)
-    assert sealing.fingerprint(served) == sealing.fingerprint(committed), (
+def test_served_certificate_matches_the_committed_one(repo: Repo, target: Target, access) -> None:
+    _, committed = sealing.read_cluster_certificate(target.cluster, repo)
+    served = controller.cluster_certificate(access)
+    assert crypto.fingerprint(served) == crypto.fingerprint(committed), (
         "the cluster's controller does not hold the committed key: restore it with "
         "./inv secrets.restore-key or run ./inv secrets.fetch-cert --replace"
     )
 
 
-def test_controller_accepts_a_natively_sealed_secret(transport) -> None:
-    _, cert = sealing.read_cluster_certificate(CLUSTER)
-    env = sealing.environments_of(CLUSTER)[0]
+def test_controller_accepts_a_natively_sealed_secret(repo: Repo, target: Target, access) -> None:
+    _, cert = sealing.read_cluster_certificate(target.cluster, repo)
+    env = sealing.environments_of(target.cluster)[0]
     sealed = sealing.sealed_secret("e2e-probe", sealing.namespace_for(env), {"PROBE": b"ok"}, cert)
     # /v1/rotate decrypts before re-encrypting, so an answer proves the controller read our format.
-    answer = json.loads(controller.post("/v1/rotate", json.dumps(sealed).encode()))
+    answer = json.loads(access.post("/v1/rotate", json.dumps(sealed).encode()))
     assert set(answer["spec"]["encryptedData"]) == {"PROBE"}
-    assert config.check_cluster(CLUSTER)

@@ -8,14 +8,15 @@ from collections.abc import Iterator
 import pytest
 from gitops.core import run
 from gitops.images import app
+from support.checkout import this_repo
 
 
 @pytest.fixture(scope="session")
 def tasknote_image() -> Iterator[str]:
-    """apps/tasknote/Dockerfile built as `./inv app.build` builds it, under a tag of this run's
+    """apps/tasknote/Dockerfile built as `./inv images.build` builds it, under a tag of this run's
     own (the engine is shared), removed afterwards; BuildKit's cache keeps rebuilds quick."""
     tag = f"tasknote:it-{uuid.uuid4().hex[:8]}"
-    app.build(app.default_spec(tag=tag), quiet=True)
+    app.build(this_repo(), app.local_spec(this_repo(), tag=tag), quiet=True)
     try:
         yield tag
     finally:

@@ -17,16 +17,17 @@ import httpx
 import psycopg
 import pytest
 import redis
-from gitops.core import config, run
+from gitops.core import run
 from gitops.images import airgap
+from support.checkout import ROOT, this_repo
 
-IMAGES = [image.ref for image in airgap.images_from(config.versions())]
+IMAGES = [image.ref for image in airgap.images_from(this_repo().versions, ROOT / "airgap")]
 DISTROLESS = "gcr.io/distroless/python3-debian13:nonroot"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def images_present() -> None:
-    present = airgap.inspect_present(airgap.tools.docker_engine(), IMAGES)
+    present = airgap.inspect_present(airgap.tools.docker_engine(this_repo()), IMAGES)
     missing = [ref for ref in IMAGES if ref not in present]
     if missing:
         pytest.fail(f"{', '.join(missing)} missing from the local image store; run ./inv images.airgap")
@@ -75,7 +76,7 @@ def stop_seconds(name: str) -> float:
 
 
 def test_every_image_carries_the_airgap_label_and_inputs_hash() -> None:
-    present = airgap.inspect_present(airgap.tools.docker_engine(), IMAGES)
+    present = airgap.inspect_present(airgap.tools.docker_engine(this_repo()), IMAGES)
     for ref in IMAGES:
         assert present[ref].labels[airgap.LABEL] == "true", ref
         assert len(present[ref].labels[airgap.HASH_LABEL]) == 64, ref
@@ -193,7 +194,7 @@ def test_skip_path_inspects_once_and_builds_nothing(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(run, "run", recording_run)
     monkeypatch.setattr(run, "stream", no_stream)
     started = time.monotonic()
-    results = airgap.ensure(progress=lambda line: None)
+    results = airgap.ensure(this_repo(), progress=lambda line: None)
     elapsed = time.monotonic() - started
 
     assert [(r.ref, r.action) for r in results] == [(ref, "skip") for ref in IMAGES]

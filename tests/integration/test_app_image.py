@@ -10,6 +10,7 @@ import httpx
 import pytest
 from gitops.core import run
 from gitops.images import app
+from support.checkout import this_repo
 from support.containers import running_container
 
 # The API starts without a database (/healthz needs none); nothing listens on port 1.
@@ -84,7 +85,7 @@ def test_oci_labels_carry_source_revision_and_version(tasknote_image: str) -> No
     labels = app.inspect(tasknote_image).labels
     head = run.run(["git", "rev-parse", "HEAD"]).stdout.strip()
     assert labels["org.opencontainers.image.revision"].removesuffix("-dirty") == head
-    assert labels["org.opencontainers.image.version"] == app.app_version()
+    assert labels["org.opencontainers.image.version"] == app.app_version(this_repo().app / "pyproject.toml")
     assert labels["org.opencontainers.image.source"]
     assert "@" not in labels["org.opencontainers.image.source"].split("://")[-1].split("/")[0]
 

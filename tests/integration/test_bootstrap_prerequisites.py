@@ -5,14 +5,15 @@ import shutil
 import time
 
 import pytest
-from gitops.core import config, run
+from gitops.core import run
+from support.checkout import ROOT
 
 
 def test_bootstrap_without_kind_says_how_to_get_it() -> None:
     if shutil.which("kind"):
         pytest.skip("kind is installed here, so bootstrap would not stop at the kind check")
     started = time.monotonic()
-    result = run.run([str(config.ROOT / "inv"), "bootstrap"], cwd=config.ROOT, check=False, timeout=60)
+    result = run.run([str(ROOT / "inv"), "bootstrap"], cwd=ROOT, check=False, timeout=60)
     elapsed = time.monotonic() - started
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

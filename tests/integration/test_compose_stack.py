@@ -1,5 +1,5 @@
 """The compose stack comes up healthy through `compose.up` and passes the shared smoke suite, the
-same run_smoke("compose") path `./inv smoke --target compose` takes; then `compose.down --volumes`
+same run_smoke(repo, None) path `./inv smoke --target compose` takes; then `compose.down --volumes`
 leaves nothing behind (asserted in the fixture's teardown)."""
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ import pytest
 from gitops.core import run
 from gitops.stack import compose
 from gitops.verify.smoke_targets import describe_report, run_smoke
+from support.checkout import this_repo
 from support.ports import free_port
 
 
 @pytest.fixture(scope="module")
 def compose_stack(tasknote_image: str) -> Iterator[compose.Stack]:
     """A stack of this run's own (project name and port), so it never meets another one."""
-    up = compose.Stack(project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(), image=tasknote_image)
+    up = compose.Stack(this_repo(), project=f"tasknote-it-{uuid.uuid4().hex[:8]}", port=free_port(),
+                       image=tasknote_image)
     lines: list[str] = []
     before: list[str] = []
     try:
@@ -62,9 +64,9 @@ def test_the_smoke_suite_passes_against_the_stack(compose_stack: compose.Stack,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASKNOTE_COMPOSE_URL", compose_stack.url)
     lines: list[str] = []
-    report = run_smoke("compose", timeout_s=120, progress=lines.append)
+    report = run_smoke(this_repo(), None, timeout_s=120, progress=lines.append)  # None: the compose stack
     assert report.ok, describe_report(report) + "\n" + "\n".join(lines)
-    assert len(report.steps) == 11
+    assert len(report.outcomes) == 11
 
 
 def test_up_again_keeps_the_running_stack_and_its_password(compose_stack: compose.Stack) -> None:

@@ -14,11 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
-from gitops.secrets import sealing
+from gitops.secrets import crypto, sealing
 from support import sealing_testlib as lib
+from support.checkout import this_repo
 
 try:
-    KUBESEAL = tools.require("kubeseal")
+    KUBESEAL = tools.require("kubeseal", this_repo())
 except GitOpsError as exc:
     pytest.skip(f"kubeseal compatibility needs the pinned kubeseal: {exc}", allow_module_level=True)
 
@@ -28,10 +29,10 @@ VALUES = {"POSTGRES_PASSWORD": b"p@ss w\xc3\xb6rd", "DATABASE_URL": b"postgresql
 
 @pytest.fixture(scope="module")
 def material(tmp_path_factory):
-    key, cert = sealing.generate_key_pair(key_size=2048)
+    key, cert = crypto.generate_key_pair(key_size=2048)
     where = tmp_path_factory.mktemp("kubeseal")
     cert_file = where / "cert.pem"
-    cert_file.write_bytes(sealing.cert_pem(cert))
+    cert_file.write_bytes(crypto.cert_pem(cert))
     key_file = where / "key.pem"  # test-only throwaway key, deleted with the temp dir
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                            serialization.PrivateFormat.TraditionalOpenSSL,
@@ -40,7 +41,7 @@ def material(tmp_path_factory):
     return key, cert, cert_file, key_file
 
 
-@pytest.mark.parametrize("scope", sealing.SCOPES)
+@pytest.mark.parametrize("scope", crypto.SCOPES)
 def test_what_kubeseal_seals_we_can_read(material, scope) -> None:
     key, _, cert_file, _ = material
     sealed = sealing.seal_with_kubeseal(KUBESEAL, cert_file, "tasknote-db", "tasknote-dev", VALUES, scope)
@@ -49,7 +50,7 @@ def test_what_kubeseal_seals_we_can_read(material, scope) -> None:
     assert lib.unseal(key, sealed) == VALUES
 
 
-@pytest.mark.parametrize("scope", sealing.SCOPES)
+@pytest.mark.parametrize("scope", crypto.SCOPES)
 def test_what_we_seal_kubeseal_can_read(material, scope) -> None:
     _, cert, _, key_file = material
     ours = sealing.sealed_secret("tasknote-db", "tasknote-dev", VALUES, cert, scope)

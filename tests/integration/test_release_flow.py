@@ -2,7 +2,7 @@
 
 - Registry: the locally built `registry:2` image (Debian's docker-registry, the air-gapped
   stand-in for the upstream image) on a random loopback port. A tiny image (FROM
-  debian:trixie-slim) is built and pushed to it with `publish.build`/`publish.push`.
+  debian:trixie-slim) is built and pushed to it with `app.build`/`publish.push`.
 - Git: a throw-away repository in tmp_path with a minimal base + dev/staging/prod overlays of the
   shape the real ones have (images: block with comments), and a local bare repository as origin.
 - GitHub's REST API is the one boundary that cannot run here: a local http.server in this file
@@ -20,13 +20,15 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.delivery import release
 from gitops.delivery.release import Options
-from gitops.images import publish
+from gitops.images import app, publish
 from gitops.manifests import overlays
 from gitops.manifests.overlays import Pin
+from support.checkout import ROOT, this_repo
 from support.gitrepo import git
 from support.localhttp import QuietHandler, serve
 from support.ports import free_port
@@ -59,9 +61,10 @@ def pushed(registry_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 f"FROM debian:trixie-slim\nRUN echo 'tasknote {version}' > /version\n")
             git(context, "init", "-q")
             git(context, "commit", "-q", "--allow-empty", "-m", "context")
-            build = publish.build(image, version, context=context, repo=context)
-            built += list(build.refs)
-            digests[version] = publish.push(image, list(build.tags))
+            spec = app.release_plan(image, version, app.git_commit(context), context=context)
+            app.build(this_repo(), spec, quiet=True)
+            built += list(spec.refs)
+            digests[version] = publish.push(this_repo(), image, list(spec.tags))
         yield digests
     finally:
         run.run(["docker", "image", "rm", "-f", *built], check=False)
@@ -88,7 +91,7 @@ STATE = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml", "
 
 
 @dataclass
-class Repo:
+class Clone:
     path: Path
     origin: Path
 
@@ -113,7 +116,7 @@ class Repo:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, registry_host: str, pushed: dict[str, str]) -> Repo:
+def repo(tmp_path: Path, registry_host: str, pushed: dict[str, str]) -> Clone:
     path, origin = tmp_path / "work", tmp_path / "origin.git"
     path.mkdir()
     copy_repo(path, STATE)
@@ -129,7 +132,7 @@ def repo(tmp_path: Path, registry_host: str, pushed: dict[str, str]) -> Repo:
     git(path, "commit", "-q", "-m", "initial state")
     git(path, "remote", "add", "origin", str(origin))
     git(path, "push", "-q", "origin", "main")
-    return Repo(path, origin)
+    return Clone(path, origin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,23 +167,23 @@ def github_stand_in() -> Iterator[GitHubStandIn]:
         yield state
 
 
-def options(repo: Repo, gh: GitHubStandIn | None = None, **env: str) -> Options:
+def options(repo: Clone, gh: GitHubStandIn | None = None, **env: str) -> Options:
     variables = {"DOCKER_CONFIG": str(repo.path.parent / "no-docker-config")}
     if gh is not None:
         variables |= {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": "acme/tasknote"}
     variables |= env
-    return Options(repo=repo.path, pull_request=gh is not None, env=variables)
+    return Options(repo=Repo.at(repo.path), pull_request=gh is not None, env=variables)
 
 
 def kustomize(overlay: Path) -> str:
-    return run.run([str(tools.require("kubectl")), "kustomize", str(overlay)]).stdout
+    return run.run([str(tools.require("kubectl", this_repo())), "kustomize", str(overlay)]).stdout
 
 
 # ---------------------------------------------------------------------------------------------
 # Must show: push → resolve → bump → kubectl kustomize shows the pushed digest
 # ---------------------------------------------------------------------------------------------
 
-def test_bump_pins_the_digest_the_push_returned(repo: Repo, registry_host: str,
+def test_bump_pins_the_digest_the_push_returned(repo: Clone, registry_host: str,
                                                 pushed: dict[str, str]) -> None:
     outcome = release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
     expected = f"image: {registry_host}/tasknote:1.1.0@{pushed['1.1.0']}"
@@ -201,7 +204,7 @@ def test_bump_pins_the_digest_the_push_returned(repo: Repo, registry_host: str,
         f'-    newTag: "1.0.0@{pushed["1.0.0"]}"', f'+    newTag: "1.1.0@{pushed["1.1.0"]}"']
 
 
-def test_bump_pushes_the_branch_and_opens_a_pull_request(repo: Repo, github_stand_in: GitHubStandIn,
+def test_bump_pushes_the_branch_and_opens_a_pull_request(repo: Clone, github_stand_in: GitHubStandIn,
                                                          pushed: dict[str, str]) -> None:
     outcome = release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in))
     assert outcome.pull_request is not None and outcome.pull_request.number == 7
@@ -221,19 +224,19 @@ def test_bump_pushes_the_branch_and_opens_a_pull_request(repo: Repo, github_stan
     assert TOKEN not in outcome.summary()
 
 
-def test_bumping_to_the_deployed_digest_is_a_no_op(repo: Repo) -> None:
+def test_bumping_to_the_deployed_digest_is_a_no_op(repo: Clone) -> None:
     before = repo.fingerprint()
     outcome = release.bump("dev", "tasknote", "1.0.0", opts=options(repo))
     assert outcome.noop and "already runs tasknote 1.0.0@" in outcome.summary()
     assert repo.fingerprint() == before
 
 
-def test_promote_copies_the_exact_digest_one_step_up(repo: Repo, pushed: dict[str, str]) -> None:
+def test_promote_copies_the_exact_digest_one_step_up(repo: Clone, pushed: dict[str, str]) -> None:
     release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
     outcome = release.promote("dev", "staging", opts=options(repo))
     staging = repo.overlay("staging").read_text()
     assert f'newTag: "1.1.0@{pushed["1.1.0"]}"' in staging
-    original = (config.ROOT / "overlays/staging/kustomization.yaml").read_text()
+    original = (ROOT / "overlays/staging/kustomization.yaml").read_text()
     comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
     assert comments and all(line in staging.splitlines() for line in comments)
     assert git(repo.path, "log", "-1", "--format=%s").startswith("staging: tasknote 1.1.0@sha256:")
@@ -246,7 +249,8 @@ def test_promote_copies_the_exact_digest_one_step_up(repo: Repo, pushed: dict[st
     assert repo.fingerprint() == before
 
 
-def test_promote_keeps_the_target_registry_and_needs_the_digest_there(repo: Repo, registry_host: str) -> None:
+def test_promote_keeps_the_target_registry_and_needs_the_digest_there(repo: Clone,
+                                                                       registry_host: str) -> None:
     staging = repo.overlay("staging")
     elsewhere = f"{registry_host}/prod/tasknote"
     staging.write_text(staging.read_text().replace(f"{registry_host}/tasknote", elsewhere))
@@ -256,7 +260,7 @@ def test_promote_keeps_the_target_registry_and_needs_the_digest_there(repo: Repo
             f"registry {registry_host} has no digest sha256:[0-9a-f]+ for prod/tasknote; push it first")
 
 
-def test_rollback_puts_back_the_previous_pin(repo: Repo, pushed: dict[str, str]) -> None:
+def test_rollback_puts_back_the_previous_pin(repo: Clone, pushed: dict[str, str]) -> None:
     bumped = release.bump("dev", "tasknote", "1.1.0", opts=options(repo))
     outcome = release.rollback("dev", opts=options(repo))
     assert outcome.new.digest == pushed["1.0.0"]
@@ -272,7 +276,7 @@ def branch_for(pushed: dict[str, str]) -> str:
     return f"release/dev/tasknote-1.1.0-{pushed['1.1.0'][7:19]}"
 
 
-def attempt(repo: Repo, call: Any, match: str) -> None:
+def attempt(repo: Clone, call: Any, match: str) -> None:
     before = repo.fingerprint()
     with pytest.raises(GitOpsError, match=match) as info:
         call()
@@ -282,7 +286,7 @@ def attempt(repo: Repo, call: Any, match: str) -> None:
     assert repo.fingerprint() == before
 
 
-def test_a_bump_that_fails_manifests_check_changes_nothing(repo: Repo) -> None:
+def test_a_bump_that_fails_manifests_check_changes_nothing(repo: Clone) -> None:
     """The gate runs the real render + schema + policy check on the edited overlay."""
     api = repo.path / "base" / "tasknote" / "api-deployment.yaml"
     doc = yaml.safe_load(api.read_text())
@@ -293,62 +297,62 @@ def test_a_bump_that_fails_manifests_check_changes_nothing(repo: Repo) -> None:
             r"the bumped overlay fails manifests.check: .*TN004.*tasknote-api.*nothing was changed")
 
 
-def test_unknown_environment(repo: Repo) -> None:
+def test_unknown_environment(repo: Clone) -> None:
     attempt(repo, lambda: release.bump("qa", "tasknote", "1.1.0", opts=options(repo)),
             "unknown environment 'qa'")
 
 
-def test_unknown_image(repo: Repo) -> None:
+def test_unknown_image(repo: Clone) -> None:
     attempt(repo, lambda: release.bump("dev", "nginx", "1.1.0", opts=options(repo)), "unknown image 'nginx'")
 
 
-def test_tag_the_registry_does_not_have(repo: Repo, registry_host: str) -> None:
+def test_tag_the_registry_does_not_have(repo: Clone, registry_host: str) -> None:
     attempt(repo, lambda: release.bump("dev", "tasknote", "9.9.9", opts=options(repo)),
             f"registry {registry_host} has no tag 9.9.9 for tasknote; push it first")
 
 
-def test_malformed_digest(repo: Repo) -> None:
+def test_malformed_digest(repo: Clone) -> None:
     attempt(repo, lambda: release.promote("dev", "staging", digest="sha256:12ab", opts=options(repo)),
             "not a sha256 digest")
 
 
-def test_malformed_tag(repo: Repo) -> None:
+def test_malformed_tag(repo: Clone) -> None:
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0@sha256:x", opts=options(repo)),
             "not a valid image tag")
 
 
-def test_dirty_working_tree(repo: Repo) -> None:
+def test_dirty_working_tree(repo: Clone) -> None:
     (repo.path / "notes.txt").write_text("work in progress\n")
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo)),
             "uncommitted changes")
 
 
-def test_existing_local_branch(repo: Repo, pushed: dict[str, str]) -> None:
+def test_existing_local_branch(repo: Clone, pushed: dict[str, str]) -> None:
     git(repo.path, "branch", branch_for(pushed))
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo)),
             "already exists locally")
 
 
-def test_existing_remote_branch(repo: Repo, pushed: dict[str, str], github_stand_in: GitHubStandIn) -> None:
+def test_existing_remote_branch(repo: Clone, pushed: dict[str, str], github_stand_in: GitHubStandIn) -> None:
     git(repo.path, "push", "-q", "origin", f"main:refs/heads/{branch_for(pushed)}")
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
             "already exists on origin")
     assert github_stand_in.received == []
 
 
-def test_network_error_reaching_the_registry(repo: Repo) -> None:
+def test_network_error_reaching_the_registry(repo: Clone) -> None:
     port = free_port()
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", f"127.0.0.1:{port}", opts=options(repo)),
             f"cannot reach 127.0.0.1:{port}")
 
 
-def test_missing_github_token(repo: Repo, github_stand_in: GitHubStandIn) -> None:
+def test_missing_github_token(repo: Clone, github_stand_in: GitHubStandIn) -> None:
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0",
                                        opts=options(repo, github_stand_in, GITHUB_TOKEN="")),
             "GITHUB_TOKEN is not set")
 
 
-def test_push_rejected_by_the_remote_rolls_everything_back(repo: Repo, github_stand_in: GitHubStandIn,
+def test_push_rejected_by_the_remote_rolls_everything_back(repo: Clone, github_stand_in: GitHubStandIn,
                                                            ) -> None:
     hook = repo.origin / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
@@ -358,7 +362,7 @@ def test_push_rejected_by_the_remote_rolls_everything_back(repo: Repo, github_st
     assert github_stand_in.received == []
 
 
-def test_pull_request_refused_rolls_back_the_pushed_branch(repo: Repo, github_stand_in: GitHubStandIn,
+def test_pull_request_refused_rolls_back_the_pushed_branch(repo: Clone, github_stand_in: GitHubStandIn,
                                                            ) -> None:
     github_stand_in.status = 422
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
@@ -366,7 +370,7 @@ def test_pull_request_refused_rolls_back_the_pushed_branch(repo: Repo, github_st
     assert len(github_stand_in.received) == 1  # it was asked, then the branch was deleted again
 
 
-def test_github_unreachable_rolls_back(repo: Repo, github_stand_in: GitHubStandIn) -> None:
+def test_github_unreachable_rolls_back(repo: Clone, github_stand_in: GitHubStandIn) -> None:
     github_stand_in.url = f"http://127.0.0.1:{free_port()}"
     attempt(repo, lambda: release.bump("dev", "tasknote", "1.1.0", opts=options(repo, github_stand_in)),
             "cannot reach the GitHub API")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops.core import config
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.manifests import checks, render, validate
 from support import repocopy
+from support.checkout import ROOT, this_repo
 
 COPIED = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml")
 
@@ -32,23 +33,23 @@ def add_patch(kustomization: Path, target: dict[str, str], ops: list[dict[str, o
     kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-@pytest.mark.parametrize("target", [t.name for t in render.targets()])
+@pytest.mark.parametrize("target", [t.name for t in render.targets(ROOT)])
 def test_target_renders_validates_and_passes_policy(target: str) -> None:
-    report = checks.run(config.ROOT, target)
+    report = checks.run(Repo.at(ROOT), target)
     assert report.targets == [target]
     assert report.problems == [], "\n".join(map(str, report.problems))
     assert report.failures == [], "\n".join(map(str, report.failures))
 
 
 def test_every_target_renders_something() -> None:
-    for result in checks.rendered(config.ROOT):
+    for result in checks.rendered(Repo.at(ROOT)):
         assert result.docs, f"{result.target.name} rendered no objects"
 
 
 def invoke_check(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """The real CLI, as CI and conformance run it (python -m invoke from the repository)."""
     env = {**os.environ, "TASKNOTE_ROOT": str(root)}
-    return subprocess.run([sys.executable, "-m", "invoke", "manifests.check", *extra], cwd=config.ROOT,
+    return subprocess.run([sys.executable, "-m", "invoke", "manifests.check", *extra], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -70,7 +71,7 @@ def test_removing_prod_readiness_probe_fails_check_naming_rule_and_object(tmp_pa
 def test_check_json_format_on_a_copy(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "repo")
     result = subprocess.run([sys.executable, "-m", "invoke", "manifests.check", "--format", "json",
-                             "--root", str(root), "--target", "dev"], cwd=config.ROOT,
+                             "--root", str(root), "--target", "dev"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -85,7 +86,7 @@ def test_unknown_kind_is_a_validation_error(tmp_path: Path) -> None:
     data = yaml.safe_load((root / "overlays" / "dev" / "kustomization.yaml").read_text())
     data["resources"].append("typo.yaml")
     (root / "overlays" / "dev" / "kustomization.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    report = checks.run(root, "dev", rules=False)
+    report = checks.run(Repo.at(root), "dev", rules=False)
     assert [(p.ref, p.path) for p in report.problems] == [("Deploymnet/tasknote-dev/typo", "kind")]
     assert "unknown kind Deploymnet" in report.problems[0].message
 
@@ -93,7 +94,7 @@ def test_unknown_kind_is_a_validation_error(tmp_path: Path) -> None:
 def test_unknown_custom_resource_is_a_validation_error(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "repo")
     shutil.rmtree(root / "schemas" / "upstream" / "bitnami.com")  # the vendored SealedSecret CRD
-    report = checks.run(root, "dev", rules=False)
+    report = checks.run(Repo.at(root), "dev", rules=False)
     assert any(p.ref.startswith("SealedSecret/") and "unknown kind" in p.message for p in report.problems)
 
 
@@ -102,7 +103,7 @@ def test_schema_violation_names_the_field(tmp_path: Path) -> None:
     add_patch(root / "overlays" / "dev" / "kustomization.yaml",
               {"kind": "Deployment", "name": "tasknote-api"},
               [{"op": "add", "path": "/spec/template/spec/containers/0/readinesProbe", "value": {}}])
-    report = checks.run(root, "dev", rules=False)
+    report = checks.run(Repo.at(root), "dev", rules=False)
     assert len(report.problems) == 1, report.problems
     problem = report.problems[0]
     assert problem.ref == "Deployment/tasknote-dev/tasknote-api"
@@ -114,7 +115,7 @@ def test_render_failure_is_one_sentence_naming_the_target(tmp_path: Path) -> Non
     root = copy_repo(tmp_path / "repo")
     (root / "overlays" / "staging" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
     with pytest.raises(GitOpsError) as caught:
-        checks.run(root)
+        checks.run(Repo.at(root))
     message = str(caught.value)
     assert message.startswith("overlays/staging does not render: ")
     assert "missing.yaml" in message
@@ -124,19 +125,19 @@ def test_render_failure_is_one_sentence_naming_the_target(tmp_path: Path) -> Non
 def test_render_cache_is_reused_and_invalidated_by_an_edit(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "repo")
     chosen = render.select(render.targets(root), "dev")
-    first = render.render(chosen, root=root)
-    again = render.render(chosen, root=root)
+    first = render.render(Repo.at(root), chosen)
+    again = render.render(Repo.at(root), chosen)
     assert not first[0].cached and again[0].cached
     assert again[0].docs == first[0].docs
     base_file = root / "base" / "tasknote" / "api-service.yaml"
     base_file.write_text(base_file.read_text() + "\n# an edit in the base\n")
-    assert not render.render(chosen, root=root)[0].cached
-    assert not render.render(chosen, root=root, use_cache=False)[0].cached
+    assert not render.render(Repo.at(root), chosen)[0].cached
+    assert not render.render(Repo.at(root), chosen, use_cache=False)[0].cached
 
 
 def test_fixtures_are_valid_kubernetes_objects() -> None:
     """The policy fixtures are schema-valid, so a rule's finding is about policy, not a typo."""
-    validators = validate.validators_for()
+    validators = validate.validators_for(this_repo())
     fixtures = sorted((Path(__file__).parent / "fixtures" / "policy").glob("*/*.yaml*"))
     assert fixtures
     for path in fixtures:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops.core import config
 from support import repocopy
+from support.checkout import ROOT
 
 COPIED = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml")
 API = {"kind": "Deployment", "name": "tasknote-api"}
@@ -54,7 +54,7 @@ def add_patch(kustomization: Path, target: dict[str, str], ops: list[dict[str, o
 
 def manifests_check(root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TASKNOTE_ROOT": str(root)}
-    return subprocess.run([sys.executable, "-m", "invoke", "manifests.check"], cwd=config.ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "invoke", "manifests.check"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
 

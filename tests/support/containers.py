@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from gitops.core import run, tools
 
+from support.checkout import this_repo
 from support.wait import wait_until
 
 
@@ -25,7 +26,7 @@ def running_container(image: str, port: int, docker_args: Sequence[str] = (), co
     """`docker run -d` `image` with container port `port` published on a free loopback port, wait
     until ready(host) is true (exceptions count as not yet), yield it; always `rm -f -v` it.
     A container that never gets ready fails the test with the tail of its logs."""
-    docker = str(tools.docker_engine())
+    docker = str(tools.docker_engine(this_repo()))
     name = f"tasknote-test-{uuid.uuid4().hex[:8]}"
     run.run([docker, "run", "-d", "--name", name, "-p", f"127.0.0.1::{port}", *docker_args, image, *command])
     try:

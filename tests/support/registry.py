@@ -9,6 +9,7 @@ import pytest
 import requests
 from gitops.core import run, tools
 
+from support.checkout import this_repo
 from support.containers import running_container
 
 
@@ -17,7 +18,8 @@ def running_registry(docker_args: Sequence[str] = (), command: Sequence[str] = (
                      ready_status: int = 200) -> Iterator[str]:
     """Start registry:2 (the air-gapped stand-in here), wait until /v2/ answers `ready_status`
     (401 for a registry with token auth), yield host:port, remove the container afterwards."""
-    if run.run([str(tools.docker_engine()), "image", "inspect", "registry:2"], check=False).returncode != 0:
+    docker = str(tools.docker_engine(this_repo()))
+    if run.run([docker, "image", "inspect", "registry:2"], check=False).returncode != 0:
         pytest.fail("registry:2 is missing from the local image store; run ./inv images.airgap")
 
     def ready(host: str) -> bool:

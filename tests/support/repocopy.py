@@ -6,13 +6,13 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from gitops.core import config
+from support.checkout import ROOT
 
 
 def copy_repo(dest: Path, names: Iterable[str]) -> Path:
     """Copy the top-level files and folders `names` of the repository into `dest`; returns dest."""
     for name in names:
-        src = config.ROOT / name
+        src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name)
         else:

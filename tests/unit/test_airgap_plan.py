@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
-from gitops.core import config
 from gitops.core.errors import GitOpsError
 from gitops.images import airgap
+from support.checkout import ROOT, this_repo
 
 SPEC = {
     "base_images": {
@@ -116,7 +116,7 @@ def test_inspect_output_maps_ids_and_labels_to_references() -> None:
 
 
 def test_the_repository_spec_has_the_six_contract_references() -> None:
-    images = airgap.images_from(config.versions())
+    images = airgap.images_from(this_repo().versions, ROOT / "airgap")
     assert {i.ref for i in images} == {
         "debian:trixie-slim", "python:3.13-slim-trixie", "gcr.io/distroless/python3-debian13:nonroot",
         "postgres:17-trixie", "redis:8-trixie", "registry:2"}
@@ -162,7 +162,7 @@ def test_missing_docker_stops_before_any_build(monkeypatch: pytest.MonkeyPatch) 
     # The boundary faked here is only "is docker on PATH": tools.require's real check runs.
     monkeypatch.setattr(airgap.tools, "locate", lambda name: None)
     with pytest.raises(GitOpsError) as info:
-        airgap.ensure(progress=lambda line: None)
+        airgap.ensure(this_repo(), progress=lambda line: None)
     message = str(info.value)
     assert message.startswith("docker is not installed; docker >= ") and "\n" not in message
 

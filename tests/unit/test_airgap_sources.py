@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from gitops.images import airgap
+from gitops.images import aptsources
 
 # Shaped like the files on a Debian 12 host upgraded with a trixie entry (deb822), with a
 # snapshot comment inside a stanza and a third-party repository next to it.
@@ -61,7 +61,7 @@ deb http://mirror.example.net/debian/ trixie main   # added for the upgrade
 
 
 def test_deb822_stanzas_with_comments_and_continuations() -> None:
-    sources = airgap.parse_deb822(DEBIAN_SOURCES + "\n" + TRIXIE_SOURCES)
+    sources = aptsources.parse_deb822(DEBIAN_SOURCES + "\n" + TRIXIE_SOURCES)
     assert [s.uris for s in sources] == [
         ("http://deb.debian.org/debian",),
         ("http://deb.debian.org/debian-security",),
@@ -73,26 +73,26 @@ def test_deb822_stanzas_with_comments_and_continuations() -> None:
 
 
 def test_one_line_form_with_options_and_comments() -> None:
-    sources = airgap.parse_one_line(SOURCES_LIST)
+    sources = aptsources.parse_one_line(SOURCES_LIST)
     assert len(sources) == 5
     google = sources[3]
     assert google.uris == ("https://packages.cloud.google.com/apt",) and google.suites == ("cloud-sdk",)
-    assert sources[4] == airgap.AptSource(("deb",), ("http://mirror.example.net/debian/",), ("trixie",),
+    assert sources[4] == aptsources.AptSource(("deb",), ("http://mirror.example.net/debian/",), ("trixie",),
                                           ("main",))
 
 
 def test_exact_suite_wins_over_another_release() -> None:
-    sources = airgap.parse_one_line(SOURCES_LIST)
-    sources[-1:] = [airgap.AptSource(("deb",), ("http://trixie-only.example.net/debian",), ("trixie",),
+    sources = aptsources.parse_one_line(SOURCES_LIST)
+    sources[-1:] = [aptsources.AptSource(("deb",), ("http://trixie-only.example.net/debian",), ("trixie",),
                                      ("main",))]
-    assert airgap.pick_mirror(sources, "trixie") == "http://trixie-only.example.net/debian"
+    assert aptsources.pick_mirror(sources, "trixie") == "http://trixie-only.example.net/debian"
 
 
 def test_a_bookworm_mirror_serves_trixie_but_security_and_third_party_do_not() -> None:
-    sources = airgap.parse_deb822(NODESOURCE_SOURCES) + airgap.parse_deb822(DEBIAN_SOURCES)
-    assert airgap.pick_mirror(sources, "trixie") == "http://deb.debian.org/debian"
-    only_others = airgap.parse_deb822(NODESOURCE_SOURCES) + airgap.parse_deb822(DEBIAN_SOURCES)[1:]
-    assert airgap.pick_mirror(only_others, "trixie") is None
+    sources = aptsources.parse_deb822(NODESOURCE_SOURCES) + aptsources.parse_deb822(DEBIAN_SOURCES)
+    assert aptsources.pick_mirror(sources, "trixie") == "http://deb.debian.org/debian"
+    only_others = aptsources.parse_deb822(NODESOURCE_SOURCES) + aptsources.parse_deb822(DEBIAN_SOURCES)[1:]
+    assert aptsources.pick_mirror(only_others, "trixie") is None
 
 
 def test_read_apt_sources_reads_list_and_sources_files_only(tmp_path: Path) -> None:
@@ -100,17 +100,17 @@ def test_read_apt_sources_reads_list_and_sources_files_only(tmp_path: Path) -> N
     (tmp_path / "sources.list").write_text(SOURCES_LIST)
     (tmp_path / "sources.list.d" / "debian.sources").write_text(DEBIAN_SOURCES)
     (tmp_path / "sources.list.d" / "nodesource.sources.disabled-by-farm").write_text(NODESOURCE_SOURCES)
-    uris = {u for s in airgap.read_apt_sources(tmp_path) for u in s.uris}
+    uris = {u for s in aptsources.read_apt_sources(tmp_path) for u in s.uris}
     assert "http://deb.debian.org/debian" in uris and "http://mirror.example.net/debian/" in uris
     assert not any("nodesource" in u for u in uris)
 
 
 def test_the_image_sources_follow_the_mirror_it_was_built_from() -> None:
-    text = airgap.sources_file("http://deb.debian.org/debian", "trixie")
-    parsed = airgap.parse_deb822(text)
+    text = aptsources.sources_file("http://deb.debian.org/debian", "trixie")
+    parsed = aptsources.parse_deb822(text)
     assert [(s.uris, s.suites) for s in parsed] == [
         (("http://deb.debian.org/debian",), ("trixie", "trixie-updates")),
         (("http://deb.debian.org/debian-security",), ("trixie-security",)),
     ]
-    local = airgap.parse_deb822(airgap.sources_file("http://mirror.lan/debian", "trixie"))
+    local = aptsources.parse_deb822(aptsources.sources_file("http://mirror.lan/debian", "trixie"))
     assert [s.uris for s in local] == [("http://mirror.lan/debian",)]

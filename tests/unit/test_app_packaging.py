@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import yaml
-from gitops.core import config
 from gitops.manifests import pins
+from support.checkout import this_repo
 
-DOCKERFILE = (config.PATHS.app / "Dockerfile").read_text()
-COMPOSE = yaml.safe_load((config.PATHS.app / "compose.yaml").read_text())
+DOCKERFILE = (this_repo().app / "Dockerfile").read_text()
+COMPOSE = yaml.safe_load((this_repo().app / "compose.yaml").read_text())
 APP_SERVICES = ("api", "worker", "migrate")
 
 
@@ -65,7 +65,7 @@ def test_app_services_run_read_only_with_tmp_and_db_keeps_a_named_volume() -> No
 
 
 def test_the_database_password_is_only_ever_interpolated() -> None:
-    text = (config.PATHS.app / "compose.yaml").read_text()
+    text = (this_repo().app / "compose.yaml").read_text()
     for match in re.finditer(r"^\s*POSTGRES_PASSWORD:\s*(\S+)", text, re.M):
         assert match.group(1).startswith("${POSTGRES_PASSWORD:?"), match.group(0)
     url = COMPOSE["x-app"]["environment"]["DATABASE_URL"]

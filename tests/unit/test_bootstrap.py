@@ -1,5 +1,6 @@
 """Step planning, idempotency and resume of bootstrap, with steps over a simulated world;
-plus the real step list's prerequisite checks and pins."""
+plus the real step list's prerequisite checks and pins. The cluster is the port's test fake
+(tests/support/fakeport.py): the API server is the boundary we cannot run here."""
 
 import base64
 import stat
@@ -12,6 +13,12 @@ from gitops.cluster.target import resolve
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
 from gitops.lifecycle import bootstrap
+from gitops.secrets import keys
+from gitops.verify.steps import Step
+from support.checkout import this_repo
+from support.fakeport import FakePort
+
+REPO = this_repo()
 
 
 class World:
@@ -23,7 +30,7 @@ class World:
         self.checks: list[str] = []
         self.fail_once = fail_once
 
-    def step(self, name: str, **kw: Any) -> bootstrap.Step:
+    def step(self, name: str, **kw: Any) -> Step:
         def done() -> bool:
             self.checks.append(name)
             return name in self.state
@@ -35,18 +42,18 @@ class World:
                 raise GitOpsError(f"{name} broke.")
             self.state.add(name)
 
-        return bootstrap.Step(name, f"the {name} step", done, do, **kw)
+        return Step(name, do, f"the {name} step", done, **kw)
 
-    def steps(self) -> list[bootstrap.Step]:
+    def steps(self) -> list[Step]:
         return [self.step("cluster", gate=True), self.step("argocd"), self.step("root-app"),
                 self.step("synced")]
 
 
 def test_first_run_does_every_step_in_order() -> None:
     world = World()
-    outcomes = bootstrap.execute(world.steps(), progress=lambda _: None)
+    outcomes = bootstrap.execute(world.steps(), progress=lambda _: None).outcomes
     assert world.calls == ["cluster", "argocd", "root-app", "synced"]
-    assert [o.action for o in outcomes] == ["done"] * 4
+    assert [o.status for o in outcomes] == ["passed"] * 4
 
 
 def test_second_run_after_success_is_a_no_op() -> None:
@@ -54,9 +61,9 @@ def test_second_run_after_success_is_a_no_op() -> None:
     bootstrap.execute(world.steps(), progress=lambda _: None)
     world.calls.clear()
     lines: list[str] = []
-    outcomes = bootstrap.execute(world.steps(), progress=lines.append)
+    outcomes = bootstrap.execute(world.steps(), progress=lines.append).outcomes
     assert world.calls == []
-    assert [o.action for o in outcomes] == ["skipped"] * 4
+    assert [o.status for o in outcomes] == ["already done"] * 4
     assert all(line.endswith("already done") for line in lines)
 
 
@@ -68,13 +75,13 @@ def test_failure_stops_there_and_the_next_run_resumes_at_that_step() -> None:
                                "re-run ./inv bootstrap, which resumes at this step.")
     assert world.calls == ["cluster", "argocd", "root-app"]
     world.calls.clear()
-    outcomes = bootstrap.execute(world.steps(), progress=lambda _: None)
+    outcomes = bootstrap.execute(world.steps(), progress=lambda _: None).outcomes
     assert world.calls == ["root-app", "synced"]
-    assert [o.action for o in outcomes] == ["skipped", "skipped", "done", "done"]
+    assert [o.status for o in outcomes] == ["already done", "already done", "passed", "passed"]
 
 
 def test_a_step_whose_check_still_fails_after_do_is_an_error() -> None:
-    step = bootstrap.Step("argocd", "Argo CD", lambda: False, lambda: None)
+    step = Step("argocd", lambda: None, "Argo CD", lambda: False)
     with pytest.raises(GitOpsError, match=r"step 1 \(argocd\) ran but its check still fails"):
         bootstrap.execute([step], progress=lambda _: None)
 
@@ -83,7 +90,7 @@ def test_prerequisite_errors_pass_through_unwrapped() -> None:
     def missing() -> None:
         raise GitOpsError("kind is not installed; get it.")
 
-    step = bootstrap.Step("prerequisites", "tools", lambda: False, missing, resumable=False)
+    step = Step("prerequisites", missing, "tools", lambda: False, resumable=False)
     with pytest.raises(GitOpsError) as info:
         bootstrap.execute([step], progress=lambda _: None)
     assert str(info.value) == "kind is not installed; get it."
@@ -106,7 +113,7 @@ def test_plan_after_a_closed_gate_marks_the_rest_todo_without_checking() -> None
         raise GitOpsError("the API server does not answer.")
 
     world = World()
-    steps = [bootstrap.Step("cluster", "cluster", no_cluster, lambda: None, gate=True), *world.steps()[1:]]
+    steps = [Step("cluster", lambda: None, "cluster", no_cluster, gate=True), *world.steps()[1:]]
     checks = bootstrap.plan(steps)
     assert checks[0].reason == "the API server does not answer."
     assert [c.reason for c in checks[1:]] == ["after cluster"] * 3
@@ -114,30 +121,32 @@ def test_plan_after_a_closed_gate_marks_the_rest_todo_without_checking() -> None
 
 
 def test_real_steps_in_order() -> None:
-    steps = bootstrap.build_steps(resolve("kind"), bootstrap.Options(progress=lambda _: None))
+    steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(progress=lambda _: None))
     assert [s.name for s in steps] == ["prerequisites", "cluster", "registry", "images", "argocd",
                                        "sealing-key", "root-app", "synced"]
     assert steps[0].gate and steps[1].gate and not steps[0].resumable
 
 
 def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tools, "docker_engine", lambda: Path("/usr/bin/docker"))
+    monkeypatch.setattr(tools, "docker_engine", lambda repo: Path("/usr/bin/docker"))
     monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else Path(f"/usr/bin/{name}"))
     target = resolve("kind")
     with pytest.raises(GitOpsError) as info:
-        bootstrap.bootstrap(target, bootstrap.Options(progress=lambda _: None))
+        bootstrap.bootstrap(REPO, target, bootstrap.Options(progress=lambda _: None))
     message = str(info.value)
     assert message.startswith("kind is not installed; kind 0.33.0 is needed: download https://")
     assert message.count(". ") == 0 and message.endswith(".")
 
 
 def test_existing_context_needs_only_kubectl() -> None:
-    probes = bootstrap.prerequisites(resolve("kind", context="prod-eu"))
+    probes = bootstrap.prerequisites(REPO, resolve("kind", context="prod-eu"))
     assert len(probes) == 1
-    assert len(bootstrap.prerequisites(resolve("kind"))) == 3
+    assert len(bootstrap.prerequisites(REPO, resolve("kind"))) == 3
 
 
 def test_argocd_pin_from_versions() -> None:
+    pinned = str(REPO.version_of("platform", "argocd", "version")).lstrip("v")
+    assert bootstrap.argocd_pin(REPO.versions)[0] == pinned
     version, url = bootstrap.argocd_pin({"platform": {"argocd": {"version": "v3.2.1"}}})
     assert version == "3.2.1"
     assert url == "https://raw.githubusercontent.com/argoproj/argo-cd/v3.2.1/manifests/install.yaml"
@@ -153,52 +162,47 @@ def test_image_version_match() -> None:
     assert not bootstrap.image_has_version("quay.io/argoproj/argocd:v3.1.0", "3.2.1")
 
 
-class FakeCluster(bootstrap.Cluster):
-    """Records what would be applied; the API server is the boundary we cannot run here."""
-
-    def __init__(self) -> None:
-        super().__init__(resolve("kind"))
-        self.applied: list[dict[str, Any]] = []
-
-    def apply_objects(self, objects: Any) -> None:
-        self.applied.extend(objects)
-
-
-def key_step(target_cluster: str, options: bootstrap.Options, cluster: FakeCluster) -> bootstrap.Step:
+def key_step(target_cluster: str, options: bootstrap.Options, port: FakePort) -> Step:
     target = resolve(target_cluster)
-    return next(s for s in bootstrap.build_steps(target, options, cluster) if s.name == "sealing-key")
+    return next(s for s in bootstrap.build_steps(REPO, target, options, port) if s.name == "sealing-key")
+
+
+def applied_secrets(port: FakePort) -> list[dict[str, Any]]:
+    return [o for o in port.applied if o.get("kind") == "Secret"]
 
 
 def test_key_backup_is_restored_through_the_injected_function(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    secret = {"kind": "Secret", "metadata": {"name": "k"}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "kube-system"}}
     seen: list[Path] = []
 
     def restore(path: Path) -> list[dict[str, Any]]:
         seen.append(path)
         return [secret]
 
-    cluster = FakeCluster()
+    cluster = FakePort()
     options = bootstrap.Options(key_backup=tmp_path / "key.yaml", restore_key=restore,
                                 progress=lambda _: None)
     key_step("kind", options, cluster).do()
-    assert seen == [tmp_path / "key.yaml"] and cluster.applied == [secret]
+    assert seen == [tmp_path / "key.yaml"] and applied_secrets(cluster) == [secret]
+
+
+RESTORED = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sealed-secrets-key0",
+                                                             "namespace": "kube-system"}}
 
 
 def test_kind_without_backup_gets_a_fresh_key_and_the_next_bootstrap_reuses_it(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from gitops.secrets import keybackup
-
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     lines: list[str] = []
     restored: list[Path] = []
-    cluster = FakeCluster()
-    options = bootstrap.Options(fresh_key=lambda: keybackup.fresh_key_secret(bits=2048),
+    cluster = FakePort()
+    options = bootstrap.Options(fresh_key=lambda: keys.fresh_key_secret("kube-system", bits=2048),
                                 progress=lines.append,
-                                restore_key=lambda path: restored.append(path) or [{"kind": "Secret"}])
+                                restore_key=lambda path: restored.append(path) or [RESTORED])
     key_step("kind", options, cluster).do()
-    (secret,) = cluster.applied
+    (secret,) = applied_secrets(cluster)
     assert secret["metadata"]["labels"] == {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}
     assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE-----")
     backup = tmp_path / "config" / "tasknote" / "sealed-secrets" / "kind.yaml"
@@ -207,35 +211,59 @@ def test_kind_without_backup_gets_a_fresh_key_and_the_next_bootstrap_reuses_it(
     assert yaml.safe_load(backup.read_text()) == {"apiVersion": "v1", "kind": "List", "items": [secret]}
     notice = lines[-1]
     assert "\n" not in notice and str(backup) in notice
-    assert "./inv secrets.fetch-cert --cluster kind --replace" in notice and "./inv secrets.seal" in notice
+    assert "./inv secrets.fetch-cert --target kind --replace" in notice and "./inv secrets.seal" in notice
     # A new kind cluster later: the same key comes back instead of a third one.
-    second = FakeCluster()
+    second = FakePort()
     key_step("kind", options, second).do()
-    assert restored == [backup] and second.applied == [{"kind": "Secret"}]
+    assert restored == [backup] and applied_secrets(second) == [RESTORED]
 
 
 def test_k3s_without_backup_refuses_to_invent_a_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    cluster = FakeCluster()
+    cluster = FakePort()
     with pytest.raises(GitOpsError, match="pass --key-backup PATH or put the backup at "):
         key_step("k3s", bootstrap.Options(progress=lambda _: None), cluster).do()
-    assert cluster.applied == []
+    assert applied_secrets(cluster) == []
 
 
-def test_objects_reach_kubectl_on_stdin_never_in_argv(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitops.core import run
+def test_a_fresh_key_is_applied_in_the_request_body_and_the_next_check_sees_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    port = FakePort()
+    options = bootstrap.Options(fresh_key=lambda: keys.fresh_key_secret("kube-system", bits=2048),
+                                progress=lambda _: None)
+    step = key_step("kind", options, port)
+    assert step.check is not None and not step.check()
+    step.do()
+    assert step.check()  # the check reads what the apply stored: sealedsecrets...-key=active
+    assert ("apply", "Secret", "kube-system", port.applied[0]["metadata"]["name"]) in port.calls
 
-    seen: list[tuple[tuple[str, ...], str | None]] = []
 
-    def record(argv: Any, **kwargs: Any) -> run.Result:
-        seen.append((tuple(argv), kwargs.get("input_text")))
-        return run.Result(tuple(argv), 0, "", "")
+def test_root_app_step_applies_this_repositorys_root_manifest() -> None:
+    port = FakePort()
+    steps = {s.name: s for s in bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(), port)}
+    root = steps["root-app"]
+    assert root.check is not None and not root.check()
+    root.do()
+    assert root.check()
+    [app] = port.applied
+    assert app["kind"] == "Application"
+    assert app["metadata"]["name"] == bootstrap.root_application_name(REPO, "kind")
 
-    monkeypatch.setattr(tools, "require", lambda name: Path(f"/usr/bin/{name}"))
-    monkeypatch.setattr(run, "run", record)
-    secret = {"apiVersion": "v1", "kind": "Secret", "data": {"tls.key": "UFJJVkFURQ=="}}
-    bootstrap.Cluster(resolve()).apply_objects([secret])
-    ((argv, stdin),) = seen
-    assert argv == ("/usr/bin/kubectl", "--context", "kind-tasknote", "apply", "--server-side",
-                    "--force-conflicts", "-f", "-")
-    assert stdin is not None and "UFJJVkFURQ==" in stdin and not any("UFJJ" in a for a in argv)
+
+def test_argocd_check_wants_the_pinned_version_rolled_out() -> None:
+    port = FakePort()
+    steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(), port)
+    argocd = next(s for s in steps if s.name == "argocd")
+    assert argocd.check is not None and not argocd.check()
+    version = bootstrap.argocd_pin(REPO.versions)[0]
+    port.seed({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "applications.argoproj.io"}})
+    [server] = port.seed_fixture("deployment-ready.json", "apps/v1", "Deployment")
+    server["metadata"].update(name="argocd-server", namespace="argocd")
+    server["spec"]["template"]["spec"]["containers"][0]["image"] = f"quay.io/argoproj/argocd:v{version}"
+    port.seed(server)
+    assert argocd.check()
+    server["spec"]["template"]["spec"]["containers"][0]["image"] = "quay.io/argoproj/argocd:v0.1.0"
+    port.seed(server)
+    assert not argocd.check()

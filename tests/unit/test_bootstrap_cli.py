@@ -6,13 +6,14 @@ import os
 import sys
 import time
 
-from gitops.core import config, run
+from gitops.core import run
+from support.checkout import ROOT
 
 
 def test_bootstrap_without_docker_fails_fast_in_one_line() -> None:
     env = {**os.environ, "PATH": "/nonexistent"}
     started = time.monotonic()
-    result = run.run([sys.executable, "-m", "invoke", "bootstrap"], cwd=config.ROOT, env=env, check=False,
+    result = run.run([sys.executable, "-m", "invoke", "bootstrap"], cwd=ROOT, env=env, check=False,
                      timeout=30)
     elapsed = time.monotonic() - started
     assert result.returncode == 1
@@ -25,9 +26,25 @@ def test_bootstrap_without_docker_fails_fast_in_one_line() -> None:
 
 def test_dry_run_prints_the_plan_without_a_cluster() -> None:
     env = {**os.environ, "PATH": "/nonexistent"}
-    result = run.run([sys.executable, "-m", "invoke", "bootstrap", "--dry-run"], cwd=config.ROOT, env=env,
+    result = run.run([sys.executable, "-m", "invoke", "bootstrap", "--dry-run"], cwd=ROOT, env=env,
                      timeout=30)
     out = result.stdout
     assert "bootstrap plan for the kind cluster (context kind-tasknote):" in out
     assert " 1. prerequisites  todo" in out and "docker is not installed" in out
     assert " 8. synced         todo  every Application Synced and Healthy  (after prerequisites)" in out
+
+
+def test_old_cluster_option_still_works_with_a_one_line_deprecation() -> None:
+    env = {**os.environ, "PATH": "/nonexistent"}
+    result = run.run([sys.executable, "-m", "invoke", "bootstrap", "--cluster", "k3s", "--dry-run"], cwd=ROOT,
+                     env=env, timeout=30)
+    assert result.stderr.strip() == "deprecated: --cluster/--context will go away; use --target k3s"
+    assert "bootstrap plan for the k3s cluster (context tasknote-k3s" in result.stdout
+
+
+def test_target_context_runs_the_named_tree() -> None:
+    env = {**os.environ, "PATH": "/nonexistent"}
+    result = run.run([sys.executable, "-m", "invoke", "bootstrap", "--target", "context:prod-eu",
+                      "--cluster-kind", "k3s", "--dry-run"], cwd=ROOT, env=env, timeout=30)
+    assert "bootstrap plan for the existing context prod-eu (running argocd/clusters/k3s):" in result.stdout
+    assert result.stderr == ""

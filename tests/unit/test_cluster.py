@@ -1,53 +1,71 @@
-"""Cluster targets, the kind/k3s configuration files, kubeconfig handling and port-forward."""
+"""Cluster targets, the kind/k3s configuration files, kubeconfig handling, port-forward, and the
+cluster port's request building and error mapping (the API server itself is the e2e boundary)."""
 
+import json
 import stat
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
 import yaml
-from gitops.cluster import k3s, kind, kubeconfig, portforward
-from gitops.cluster.target import resolve
-from gitops.core import config
+from gitops.cluster import k3s, kind, port, portforward
+from gitops.cluster.target import Target, parse, resolve
+from gitops.core import files
 from gitops.core.errors import GitOpsError
 from gitops.verify import smoke_targets as cluster_smoke
+from support.checkout import this_repo
+from support.fakeport import FakePort
 from support.localhttp import QuietHandler, serve
+
+REPO = this_repo()
 
 
 def test_targets() -> None:
     assert resolve().context == "kind-tasknote" and resolve().managed
     k3s_target = resolve("k3s")
-    assert k3s_target.kubectl_args()[:2] == ["--context", "tasknote-k3s"]
-    assert k3s_target.kubeconfig is not None and not k3s_target.kubeconfig.is_relative_to(config.ROOT)
+    assert k3s_target.context == "tasknote-k3s"
+    assert k3s_target.kubeconfig is not None and not k3s_target.kubeconfig.is_relative_to(REPO.root)
     adopted = resolve("k3s", context="vps-prod")
     assert (adopted.cluster, adopted.context, adopted.managed) == ("k3s", "vps-prod", False)
     with pytest.raises(GitOpsError, match="unknown cluster 'minikube'; use one of kind, k3s"):
         resolve("minikube")
 
 
+def test_target_spellings() -> None:
+    assert parse("kind") == resolve("kind") and parse("k3s") == resolve("k3s")
+    assert parse("context:prod-eu") == Target("kind", "prod-eu", None, managed=False)
+    assert parse("context:prod-eu", "k3s") == Target("k3s", "prod-eu", None, managed=False)
+    assert parse("context:prod-eu", "k3s").spec == "context:prod-eu" and parse("k3s").spec == "k3s"
+    with pytest.raises(GitOpsError, match=r"unknown target 'prod-eu'; use kind, k3s or context:NAME\."):
+        parse("prod-eu")
+    with pytest.raises(GitOpsError, match="contradicts --target kind"):
+        parse("kind", "k3s")
+    with pytest.raises(GitOpsError, match="needs a context name"):
+        parse("context:")
+
+
 def test_kind_config_pins_the_node_image_from_versions_and_maps_ingress_ports() -> None:
-    data = yaml.safe_load(kind.config_file().read_text())
-    pinned = config.version_of("kind", "node_image")
+    data = yaml.safe_load(kind.config_file(REPO).read_text())
+    pinned = REPO.version_of("kind", "node_image")
     assert "@sha256:" in pinned and len(pinned.split("@sha256:")[1]) == 64
     assert {node["image"] for node in data["nodes"]} == {pinned}
     control = data["nodes"][0]
     assert control["role"] == "control-plane" and control["labels"]["ingress-ready"] == "true"
     ports = {(m["containerPort"], m["hostPort"]) for m in control["extraPortMappings"]}
     assert ports == {(80, 80), (443, 443)}
-    argv = kind.create_argv(Path("/bin/kind"), "tasknote", kind.config_file(), pinned)
+    argv = kind.create_argv(Path("/bin/kind"), "tasknote", kind.config_file(REPO), pinned)
     assert argv[argv.index("--image") + 1] == pinned and argv[argv.index("--name") + 1] == "tasknote"
 
 
 def test_k3s_files_disable_the_bundled_ingress_and_mirror_registries() -> None:
-    server = yaml.safe_load((config.PATHS.cluster("k3s") / "config.yaml").read_text())
+    server = yaml.safe_load((REPO.cluster("k3s") / "config.yaml").read_text())
     assert {"traefik", "servicelb"} <= set(server["disable"])
     assert server["write-kubeconfig-mode"] == "0600"
-    mirrors = yaml.safe_load((config.PATHS.cluster("k3s") / "registries.yaml").read_text())["mirrors"]
+    mirrors = yaml.safe_load((REPO.cluster("k3s") / "registries.yaml").read_text())["mirrors"]
     assert "docker.io" in mirrors and mirrors["docker.io"]["endpoint"]
 
 
@@ -84,7 +102,7 @@ def test_k3s_kubeconfig_is_pointed_at_the_host_and_renamed() -> None:
 
 
 def test_kubeconfig_is_written_atomically_and_private(tmp_path: Path) -> None:
-    path = kubeconfig.write_private(tmp_path / "kube" / "config", "apiVersion: v1\n")
+    path = files.write_private(tmp_path / "kube" / "config", b"apiVersion: v1\n")
     assert path.read_text() == "apiVersion: v1\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["config"]
@@ -146,30 +164,24 @@ def tiny_suite(base_url: str, *, timeout_s: float, progress: Any) -> dict[str, A
 def test_smoke_against_compose_uses_the_compose_url(monkeypatch: pytest.MonkeyPatch) -> None:
     with serve(Healthz) as url:
         monkeypatch.setenv("TASKNOTE_COMPOSE_URL", url)
-        report = cluster_smoke.run_smoke("compose", suite=tiny_suite, progress=lambda _: None)
+        report = cluster_smoke.run_smoke(REPO, None, suite=tiny_suite, progress=lambda _: None)
     assert report == {"url": url, "status": 200}
 
 
-def test_smoke_against_a_context_goes_through_a_port_forward(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[tuple[str, str, str]] = []
-
-    @contextmanager
-    def forwarded_service(target: Any, namespace: str, service: str = "tasknote-api",
-                          remote_port: int = 80) -> Iterator[str]:
-        asked.append((target.context, namespace, service))
-        with serve(Healthz) as url:
-            yield url
-
-    monkeypatch.setattr(portforward, "service_url", forwarded_service)
-    report = cluster_smoke.run_smoke("vps-prod", "staging", suite=tiny_suite, progress=lambda _: None)
+def test_smoke_against_a_context_goes_through_the_ports_port_forward() -> None:
+    fake = FakePort(parse("context:vps-prod", "k3s"))
+    with serve(Healthz) as url:
+        fake.forward_url = url
+        report = cluster_smoke.run_smoke(REPO, fake.target, "staging", suite=tiny_suite,
+                                         progress=lambda _: None, port=fake)
     assert report["status"] == 200
-    assert asked == [("vps-prod", "tasknote-staging", "tasknote-api")]
+    assert fake.calls == [("port-forward", "tasknote-staging", "tasknote-api", "80")]
     with pytest.raises(GitOpsError, match="unknown environment 'qa'"):
-        cluster_smoke.run_smoke("kind", "qa", suite=tiny_suite)
+        cluster_smoke.run_smoke(REPO, resolve(), "qa", suite=tiny_suite, port=fake)
 
 
 def test_kind_nodes_read_per_registry_config_and_point_localhost_at_the_registry() -> None:
-    data = yaml.safe_load(kind.config_file().read_text())
+    data = yaml.safe_load(kind.config_file(REPO).read_text())
     assert 'config_path = "/etc/containerd/certs.d"' in data["containerdConfigPatches"][0]
     assert kind.registry_hosts_toml() == '[host."http://tasknote-kind-registry:5000"]\n'
     configmap = kind.registry_configmap()
@@ -178,12 +190,35 @@ def test_kind_nodes_read_per_registry_config_and_point_localhost_at_the_registry
     assert configmap["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}
 
 
+def summary_cronjob() -> dict[str, Any]:
+    """The CronJob of this repository's base (base/tasknote), as the API server returns it."""
+    for doc in yaml.safe_load_all((REPO.base / "tasknote" / "summary-cronjob.yaml").read_text()):
+        if doc and doc.get("kind") == "CronJob":
+            doc["metadata"].update(namespace="tasknote-dev", uid="0b6f3c1e-2a44-4d7e-9c55-1f1f2d3e4a5b")
+            return dict(doc)
+    raise AssertionError("base/tasknote/summary-cronjob.yaml holds no CronJob")
+
+
 def test_summary_job_is_created_from_the_cronjob_and_awaited() -> None:
-    job = "tasknote-summary-smoke-1"
-    create, wait_for = cluster_smoke.summary_job_argv("kubectl", resolve(), "tasknote-dev", job)
-    assert create == ["kubectl", "--context", "kind-tasknote", "-n", "tasknote-dev", "create", "job",
-                      "tasknote-summary-smoke-1", "--from=cronjob/tasknote-summary"]
-    assert wait_for[-3:] == ["--for=condition=complete", "job/tasknote-summary-smoke-1", "--timeout=180s"]
+    fake = FakePort()
+    cronjob = summary_cronjob()
+    fake.seed(cronjob)
+
+    def complete(job: dict[str, Any]) -> None:  # the Job controller, as far as the wait reads it
+        if job["kind"] == "Job":
+            job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+
+    fake.on_apply = complete
+    outcome = cluster_smoke.trigger_summary_job(fake, "tasknote-dev", progress=lambda _: None, now=lambda: 1)
+    assert outcome.ok and outcome.step == "summary job tasknote-summary-smoke-1"
+    [job] = fake.applied
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert job["metadata"]["ownerReferences"][0]["name"] == cronjob["metadata"]["name"]
+    assert job["spec"] == cronjob["spec"]["jobTemplate"]["spec"]
+    fake.on_apply = lambda job: None  # a Job nobody completes fails at the deadline, as one step
+    late = cluster_smoke.trigger_summary_job(fake, "tasknote-dev", deadline_s=10, progress=lambda _: None,
+                                             now=lambda: 2)
+    assert not late.ok and "did not happen within 10 s" in late.detail
 
 
 def test_local_registry_references() -> None:
@@ -193,37 +228,110 @@ def test_local_registry_references() -> None:
     assert kind.local_reference("localhost:5001/tasknote:x") == "localhost:5001/tasknote:x"
 
 
+def test_resource_paths_and_the_one_kubectl_argv() -> None:
+    assert port.resource_path("v1", "secrets", namespace="kube-system") == \
+        "/api/v1/namespaces/kube-system/secrets"
+    assert port.resource_path("apps/v1", "deployments", namespace="tasknote-dev", name="tasknote-api") == \
+        "/apis/apps/v1/namespaces/tasknote-dev/deployments/tasknote-api"
+    assert port.resource_path("apiextensions.k8s.io/v1", "customresourcedefinitions") == \
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    assert port.port_forward_argv("kubectl", resolve("k3s"), "tasknote-dev", "tasknote-api", 80) == [
+        "kubectl", "--context", "tasknote-k3s", "--kubeconfig", str(resolve("k3s").kubeconfig),
+        "port-forward", "--address", "127.0.0.1", "-n", "tasknote-dev", "svc/tasknote-api", ":80"]
+
+
+class RecordedClient:
+    """Stands in for kubernetes.client.ApiClient (the API server is not runnable here): records
+    each request and answers with (status, body) pairs shaped like the API server's."""
+
+    def __init__(self, answers: dict[tuple[str, str], tuple[int, bytes]]) -> None:
+        self.answers, self.sent = answers, []  # type: ignore[var-annotated]
+
+    def param_serialize(self, *, method: str, resource_path: str, query_params: list[tuple[str, str]],
+                        header_params: dict[str, str], body: Any, auth_settings: list[str]
+                        ) -> tuple[str, str, dict[str, str], Any, Any]:
+        query = ("?" + urlencode(query_params)) if query_params else ""
+        return method, "https://127.0.0.1:6443" + resource_path + query, header_params, body, None
+
+    def call_api(self, method: str, url: str, headers: dict[str, str], body: Any, post: Any,
+                 _request_timeout: float) -> Any:
+        path = url.removeprefix("https://127.0.0.1:6443")
+        self.sent.append((method, path, headers.get("Content-Type"), body))
+        status, data = self.answers.get((method, path.split("?")[0]), (404, b'{"kind":"Status","code":404}'))
+
+        class Response:
+            reason = {200: "OK", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+
+            def read(self) -> bytes:
+                return data
+
+        answer = Response()
+        answer.status = status  # type: ignore[attr-defined]
+        return answer
+
+
+# apps/v1 discovery as `kubectl get --raw /apis/apps/v1` prints it (trimmed to two resources).
+APPS_V1 = (b'{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"apps/v1","resources":['
+           b'{"name":"deployments","singularName":"deployment","namespaced":true,"kind":"Deployment"},'
+           b'{"name":"deployments/scale","singularName":"","namespaced":true,"group":"autoscaling",'
+           b'"version":"v1","kind":"Scale"}]}')
+
+
+def recorded_port(answers: dict[tuple[str, str], tuple[int, bytes]]) -> tuple[port.Port, RecordedClient]:
+    client = RecordedClient(answers)
+    real = port.Port.__new__(port.Port)  # no kubeconfig needed: the transport is recorded
+    real.target, real.client, real._resources = resolve(), client, {}
+    return real, client
+
+
+def test_apply_is_a_server_side_apply_patch_with_the_object_in_the_body() -> None:
+    deployment = json.loads((FIXTURES / "deployment-ready.json").read_text())
+    deployment.update(apiVersion="apps/v1", kind="Deployment")
+    path = "/apis/apps/v1/namespaces/tasknote-dev/deployments/tasknote-api"
+    real, client = recorded_port({("GET", "/apis/apps/v1"): (200, APPS_V1),
+                                  ("PATCH", path): (200, json.dumps(deployment).encode())})
+    [applied] = real.apply([deployment])
+    assert applied["metadata"]["name"] == "tasknote-api"
+    method, sent_path, content_type, body = client.sent[-1]
+    assert (method, content_type) == ("PATCH", "application/apply-patch+yaml")
+    assert sent_path == path + "?fieldManager=tasknote-gitops&force=true"
+    assert body["metadata"]["namespace"] == "tasknote-dev"
+
+
 def test_api_errors_become_none_or_one_sentence() -> None:
-    from gitops.cluster.api import Api
-    from kubernetes.client.exceptions import ApiException
+    real, _ = recorded_port({("GET", "/apis/apps/v1"): (200, APPS_V1),
+                             ("GET", "/apis/apps/v1/namespaces/x/deployments/y"):
+                                 (403, b'{"kind":"Status","message":"deployments.apps is forbidden"}')})
+    assert real.get("apps/v1", "Deployment", "gone", "x") is None
+    with pytest.raises(GitOpsError, match=r"403 Forbidden to GET .*: deployments\.apps is forbidden;"):
+        real.get("apps/v1", "Deployment", "y", "x")
+    with pytest.raises(GitOpsError, match="serves no kind Widget in apps/v1; install its CustomResource"):
+        real.get("apps/v1", "Widget", "y", "x")
+
+
+def test_an_unreachable_server_is_one_sentence() -> None:
     from urllib3.exceptions import MaxRetryError
 
-    api = Api.__new__(Api)  # no kubeconfig needed: only the error mapping is under test
-    api.target = resolve()
-
-    def answer(status: int) -> Any:
-        def method(*args: Any, **kwargs: Any) -> Any:
-            assert kwargs["_preload_content"] is False and kwargs["_request_timeout"] == 10
-            raise ApiException(status=status, reason="Forbidden" if status == 403 else "Not Found")
-
-        return method
+    real, client = recorded_port({})
 
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise MaxRetryError(None, "https://127.0.0.1:6443/version")  # type: ignore[arg-type]
 
-    assert api.call(answer(404)) is None
-    with pytest.raises(GitOpsError, match="answered 403 Forbidden; check your access"):
-        api.call(answer(403))
+    client.call_api = unreachable  # type: ignore[method-assign]
     with pytest.raises(GitOpsError, match="context 'kind-tasknote' does not answer; start the cluster"):
-        api.call(unreachable)
+        real.raw("GET", "/version")
+    assert not real.reachable()
 
 
-def test_api_returns_the_objects_json_as_sent() -> None:
-    from gitops.cluster.api import Api
+def test_lists_carry_their_items_kind_like_kubectl_prints_them() -> None:
+    item = json.loads((FIXTURES / "deployment-ready.json").read_text())
+    for field in ("apiVersion", "kind"):  # a list's items come without them
+        item.pop(field, None)
+    body = json.dumps({"kind": "DeploymentList", "apiVersion": "apps/v1", "items": [item]}).encode()
+    real, _ = recorded_port({("GET", "/apis/apps/v1"): (200, APPS_V1),
+                             ("GET", "/apis/apps/v1/namespaces/tasknote-dev/deployments"): (200, body)})
+    [item] = real.list("apps/v1", "Deployment", "tasknote-dev")
+    assert (item["apiVersion"], item["kind"]) == ("apps/v1", "Deployment")
 
-    class Response:
-        data = b'{"kind": "DeploymentList", "items": [{"metadata": {"name": "tasknote-api"}}]}'
 
-    api = Api.__new__(Api)
-    api.target = resolve()
-    assert api.items(lambda *a, **k: Response()) == [{"metadata": {"name": "tasknote-api"}}]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 from gitops.cluster import kind
-from gitops.core import config, tools
+from gitops.core import tools
+from support.checkout import this_repo
+
+REPO = this_repo()
 
 FAKE = """#!{python}
 import json, sys, pathlib
@@ -50,15 +53,15 @@ def calls(log: Path) -> list[list[str]]:
 
 def test_create_new_cluster_uses_the_config_and_pinned_node_image(fake_cli: Callable[[str], Path]) -> None:
     log = fake_cli("")
-    assert kind.create() == "kind-tasknote"
+    assert kind.create(REPO) == "kind-tasknote"
     create = next(c for c in calls(log) if c[1:3] == ["create", "cluster"])
-    assert create[create.index("--config") + 1] == str(config.ROOT / "clusters" / "kind" / "kind-config.yaml")
-    assert create[create.index("--image") + 1] == config.version_of("kind", "node_image")
+    assert create[create.index("--config") + 1] == str(REPO.root / "clusters" / "kind" / "kind-config.yaml")
+    assert create[create.index("--image") + 1] == REPO.version_of("kind", "node_image")
 
 
 def test_create_existing_cluster_restarts_nodes_and_exports_context(fake_cli: Callable[[str], Path]) -> None:
     log = fake_cli("tasknote")
-    kind.create()
+    kind.create(REPO)
     issued = calls(log)
     assert ["docker", "start", "tasknote-control-plane", "tasknote-worker"] in issued
     assert ["kind", "export", "kubeconfig", "--name", "tasknote"] in issued
@@ -67,5 +70,5 @@ def test_create_existing_cluster_restarts_nodes_and_exports_context(fake_cli: Ca
 
 def test_delete_twice_is_not_an_error(fake_cli: Callable[[str], Path]) -> None:
     log = fake_cli("")
-    assert kind.delete() is False
+    assert kind.delete(REPO) is False
     assert not any(c[1:2] == ["delete"] for c in calls(log))

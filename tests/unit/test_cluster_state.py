@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 import yaml
 from gitops.core import config
+from support.checkout import this_repo
+
+REPO = this_repo()
 
 EXPECTED = {"kind": ["dev"], "k3s": ["prod", "staging"]}
 
@@ -16,14 +19,14 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 def deployed_environments(cluster: str) -> list[str]:
-    kustomization = load(config.PATHS.argocd / "clusters" / cluster / "kustomization.yaml")[0]
+    kustomization = load(REPO.argocd / "clusters" / cluster / "kustomization.yaml")[0]
     return sorted(str(r).rstrip("/").rsplit("/", 1)[-1] for r in kustomization["resources"]
                   if str(r).startswith("../../apps/"))
 
 
 @pytest.mark.parametrize("cluster", config.CLUSTERS)
 def test_cluster_file_and_root_app_deploy_the_same_environments(cluster: str) -> None:
-    declared = load(config.PATHS.cluster(cluster) / "cluster.yaml")[0]["environments"]
+    declared = load(REPO.cluster(cluster) / "cluster.yaml")[0]["environments"]
     assert sorted(declared) == deployed_environments(cluster) == EXPECTED[cluster]
 
 
@@ -34,7 +37,7 @@ def test_every_environment_runs_on_exactly_one_cluster() -> None:
 
 @pytest.mark.parametrize("env", config.ENVIRONMENTS)
 def test_environment_application_deploys_its_overlay_into_its_namespace(env: str) -> None:
-    [app] = load(config.PATHS.argocd / "apps" / env / "application.yaml")
+    [app] = load(REPO.argocd / "apps" / env / "application.yaml")
     assert app["metadata"]["name"] == f"tasknote-{env}"
     assert app["spec"]["source"]["path"] == f"overlays/{env}"
     assert app["spec"]["destination"]["namespace"] == f"tasknote-{env}"
@@ -43,8 +46,8 @@ def test_environment_application_deploys_its_overlay_into_its_namespace(env: str
 
 @pytest.mark.parametrize("cluster", config.CLUSTERS)
 def test_root_application_syncs_its_own_directory(cluster: str) -> None:
-    [root] = load(config.PATHS.argocd / "clusters" / cluster / "root.yaml")
+    [root] = load(REPO.argocd / "clusters" / cluster / "root.yaml")
     assert root["kind"] == "Application"
     assert root["spec"]["source"]["path"] == f"argocd/clusters/{cluster}"
-    resources = load(config.PATHS.argocd / "clusters" / cluster / "kustomization.yaml")[0]["resources"]
+    resources = load(REPO.argocd / "clusters" / cluster / "kustomization.yaml")[0]["resources"]
     assert "root.yaml" in resources

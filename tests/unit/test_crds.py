@@ -18,9 +18,11 @@ import pytest
 import yaml
 from gitops.core import config
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.manifests import crds, crds_refresh, pins, validate
+from support.checkout import ROOT
 
-UPSTREAM = config.ROOT / crds.UPSTREAM_DIR
+UPSTREAM = ROOT / crds.UPSTREAM_DIR
 SEALED_CRD = UPSTREAM / "bitnami.com" / "bitnami.com_sealedsecrets.yaml"
 
 
@@ -30,18 +32,18 @@ def sealed_secret(**spec: Any) -> dict[str, Any]:
 
 
 def validators(root: Path) -> validate.Validators:
-    return validate.validators_for(root, config.load_versions(root / "versions.yaml"))
+    return validate.validators_for(Repo.at(root))
 
 
-def problems(doc: dict[str, Any], root: Path = config.ROOT) -> list[validate.Problem]:
+def problems(doc: dict[str, Any], root: Path = ROOT) -> list[validate.Problem]:
     return validate.validate_doc(doc, "test", validators(root))
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """versions.yaml and schemas/ copied: the files the validator and the CRD pins read."""
-    shutil.copy2(config.ROOT / "versions.yaml", tmp_path / "versions.yaml")
-    shutil.copytree(config.ROOT / "schemas", tmp_path / "schemas")
+    shutil.copy2(ROOT / "versions.yaml", tmp_path / "versions.yaml")
+    shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     return tmp_path
 
 
@@ -50,7 +52,7 @@ def repo(tmp_path: Path) -> Path:
 def test_sealed_secret_schema_comes_from_the_vendored_upstream_file() -> None:
     schemas = crds.converted_file(SEALED_CRD)
     assert set(schemas) == {("bitnami.com", "v1alpha1", "SealedSecret")}
-    assert not (config.ROOT / "schemas" / "crds" / "bitnami.com").exists(), "a hand-written copy is back"
+    assert not (ROOT / "schemas" / "crds" / "bitnami.com").exists(), "a hand-written copy is back"
     spec = schemas["bitnami.com", "v1alpha1", "SealedSecret"]["properties"]["spec"]
     # upstream: encryptedData has x-kubernetes-preserve-unknown-fields and string values
     encrypted = spec["properties"]["encryptedData"]
@@ -118,12 +120,12 @@ def test_a_v1beta1_crd_is_refused_with_one_sentence() -> None:
 # ---- Argo CD Applications: the four mutations of issue 17 ---------------------------------------
 
 def traefik_app() -> dict[str, Any]:
-    docs = yaml.safe_load_all((config.ROOT / "argocd" / "platform" / "k3s" / "traefik.yaml").read_text())
+    docs = yaml.safe_load_all((ROOT / "argocd" / "platform" / "k3s" / "traefik.yaml").read_text())
     return next(d for d in docs if d and d.get("kind") == "Application")
 
 
 def argocd_app() -> dict[str, Any]:
-    docs = yaml.safe_load_all((config.ROOT / "argocd" / "platform" / "common" / "argocd.yaml").read_text())
+    docs = yaml.safe_load_all((ROOT / "argocd" / "platform" / "common" / "argocd.yaml").read_text())
     return next(d for d in docs if d and d.get("kind") == "Application")
 
 
@@ -159,7 +161,7 @@ def crd_mismatches(root: Path) -> list[str]:
 
 
 def test_vendored_crds_agree_with_their_record_and_pin() -> None:
-    assert crd_mismatches(config.ROOT) == []
+    assert crd_mismatches(ROOT) == []
 
 
 def test_pins_fails_when_the_pinned_release_moves_without_a_refresh(repo: Path) -> None:

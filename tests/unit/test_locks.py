@@ -6,9 +6,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from gitops.core import config, lockfiles
+from gitops.core import lockfiles
 from gitops.core.errors import GitOpsError
 from gitops.manifests import pins
+from support.checkout import this_repo
 
 
 def test_image_lock_argv_targets_the_image_python_with_hashes() -> None:
@@ -20,7 +21,7 @@ def test_image_lock_argv_targets_the_image_python_with_hashes() -> None:
 
 
 def test_build_requirements_read_from_the_app_pyproject() -> None:
-    requires = lockfiles.build_requirements(config.PATHS.app / "pyproject.toml")
+    requires = lockfiles.build_requirements(this_repo().app / "pyproject.toml")
     assert any(r.startswith("setuptools") for r in requires)
 
 
@@ -33,7 +34,7 @@ def test_pyproject_without_build_system_is_one_sentence(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["requirements.lock", "build-requirements.lock"])
 def test_committed_image_locks_pin_every_package_with_a_hash(name: str) -> None:
-    text = (config.PATHS.app / name).read_text()
+    text = (this_repo().app / name).read_text()
     pinned = pins.lock_pins(text)
     assert pinned, f"{name} pins nothing"
     blocks = [b for b in text.split("\n") if "==" in b and not b.startswith("#")]
@@ -42,8 +43,8 @@ def test_committed_image_locks_pin_every_package_with_a_hash(name: str) -> None:
 
 
 def test_app_lock_covers_every_runtime_dependency() -> None:
-    project = tomllib.loads((config.PATHS.app / "pyproject.toml").read_text())["project"]
-    pinned = pins.lock_pins((config.PATHS.app / "requirements.lock").read_text())
+    project = tomllib.loads((this_repo().app / "pyproject.toml").read_text())["project"]
+    pinned = pins.lock_pins((this_repo().app / "requirements.lock").read_text())
     for requirement in project["dependencies"]:
         name = re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0]
         normalised = re.sub(r"[-_.]+", "-", name).lower()

@@ -8,7 +8,7 @@ import pytest
 from gitops.core import imageref
 from gitops.core.errors import GitOpsError
 from gitops.manifests import policy, render, validate
-from gitops.manifests.policy import rules
+from gitops.manifests.policy import argocd, rules, workloads
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -44,12 +44,12 @@ def test_only_a_full_sha256_digest_counts_as_pinned() -> None:
      (">=1.0.0", False)],
 )
 def test_pinned_revision(revision: str, pinned: bool) -> None:
-    assert rules.pinned_revision(revision) is pinned
+    assert argocd.pinned_revision(revision) is pinned
 
 
 def test_probe_tolerance_uses_kubernetes_defaults() -> None:
-    assert rules.tolerance_s({}) == 30
-    assert rules.tolerance_s({"failureThreshold": 6, "periodSeconds": 10}) == 60
+    assert workloads.tolerance_s({}) == 30
+    assert workloads.tolerance_s({"failureThreshold": 6, "periodSeconds": 10}) == 60
 
 
 def test_field_path_and_object_ref() -> None:

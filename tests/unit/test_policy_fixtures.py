@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops.core import config
 from gitops.manifests import clusterfacts, policy
 from gitops.manifests.policy.rules import RULES
+from support.checkout import ROOT
 
 FIXTURES = Path(__file__).parents[1] / "manifests" / "fixtures" / "policy"
 # Fixtures are prod objects, checked as landing where this repository runs prod: the clusters
 # whose clusters/<name>/cluster.yaml lists it (k3s, whose config.yaml disables servicelb).
-PROD_CLUSTERS = clusterfacts.running(clusterfacts.load(config.ROOT), "prod", None)
+PROD_CLUSTERS = clusterfacts.running(clusterfacts.load(ROOT), "prod", None)
 
 
 def check(docs: list[dict[str, object]], target: str,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops.core import config
 from gitops.manifests import clusterfacts, policy
 from gitops.manifests.policy import integrity
+from support.checkout import ROOT
 
 FIXTURES = Path(__file__).parents[1] / "manifests" / "fixtures" / "policy"
 
@@ -67,7 +67,7 @@ def test_pdb_uses_the_hpa_minimum_when_an_hpa_scales_the_workload() -> None:
 # ---- TN026 reads clusters/<name>/config.yaml --------------------------------------------------
 
 def copy_clusters(tmp_path: Path) -> Path:
-    shutil.copytree(config.ROOT / "clusters", tmp_path / "clusters")
+    shutil.copytree(ROOT / "clusters", tmp_path / "clusters")
     return tmp_path
 
 
@@ -79,7 +79,7 @@ def lb_findings(root: Path, environment: str) -> list[policy.Finding]:
 
 
 def test_repository_k3s_config_has_no_load_balancer_controller() -> None:
-    facts = clusterfacts.load(config.ROOT)
+    facts = clusterfacts.load(ROOT)
     assert facts["k3s"].no_load_balancer.startswith("clusters/k3s/config.yaml disables servicelb")
     assert facts["kind"].no_load_balancer == ""  # kind's config says nothing about one
     assert [c.name for c in clusterfacts.running(facts, "prod", None)] == ["k3s"]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from gitops.core import imageref
 from gitops.core.errors import GitOpsError
 from gitops.images import registry
 from gitops.images.registry import Credentials
@@ -16,7 +17,7 @@ DIGEST = "sha256:" + "ab" * 32
 
 @pytest.mark.parametrize("digest", [DIGEST, "sha256:" + "0" * 64])
 def test_good_digests(digest: str) -> None:
-    assert registry.check_digest(digest) == digest
+    assert imageref.check_digest(digest) == digest
 
 
 @pytest.mark.parametrize("digest", [
@@ -25,7 +26,7 @@ def test_good_digests(digest: str) -> None:
 ])
 def test_malformed_digests_are_one_sentence(digest: str) -> None:
     with pytest.raises(GitOpsError, match="not a sha256 digest") as info:
-        registry.check_digest(digest)
+        imageref.check_digest(digest)
     assert "\n" not in str(info.value)
 
 
@@ -36,13 +37,13 @@ def test_digest_of_is_sha256_of_the_bytes() -> None:
 
 @pytest.mark.parametrize("tag", ["1.4.2", "v1", "latest", "git-0123456789ab", "a" * 128, "_x"])
 def test_good_tags(tag: str) -> None:
-    assert registry.check_tag(tag) == tag
+    assert imageref.check_tag(tag) == tag
 
 
 @pytest.mark.parametrize("tag", ["", "-x", ".x", "a" * 129, "1.0@sha256", "a/b", "a b"])
 def test_bad_tags(tag: str) -> None:
     with pytest.raises(GitOpsError, match="not a valid image tag"):
-        registry.check_tag(tag)
+        imageref.check_tag(tag)
 
 
 @pytest.mark.parametrize(("name", "host", "repository"), [
@@ -56,7 +57,7 @@ def test_bad_tags(tag: str) -> None:
     ("docker.io/debian", "registry-1.docker.io", "library/debian"),
 ])
 def test_image_names_split_like_docker(name: str, host: str, repository: str) -> None:
-    parsed = registry.parse_image_name(name)
+    parsed = imageref.parse_image_name(name)
     assert (parsed.registry, parsed.repository) == (host, repository)
 
 
@@ -65,7 +66,7 @@ def test_image_names_split_like_docker(name: str, host: str, repository: str) ->
 ])
 def test_image_names_with_tag_digest_or_capitals_are_refused(name: str) -> None:
     with pytest.raises(GitOpsError):
-        registry.parse_image_name(name)
+        imageref.parse_image_name(name)
 
 
 def test_loopback_registries_use_plain_http() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from gitops.core import config, run
+from gitops.core import run
+from support.checkout import ROOT
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -21,9 +22,9 @@ from gitops.core import config, run
      "error: 'sha256:12' is not a sha256 digest"),
 ])
 def test_bad_input_is_one_error_line_and_exit_1(argv: list[str], message: str) -> None:
-    before = run.run(["git", "status", "--porcelain"], cwd=config.ROOT).stdout
-    result = run.run([sys.executable, "-m", "invoke", *argv], cwd=config.ROOT, check=False, timeout=60)
+    before = run.run(["git", "status", "--porcelain"], cwd=ROOT).stdout
+    result = run.run([sys.executable, "-m", "invoke", *argv], cwd=ROOT, check=False, timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
-    assert run.run(["git", "status", "--porcelain"], cwd=config.ROOT).stdout == before
+    assert run.run(["git", "status", "--porcelain"], cwd=ROOT).stdout == before

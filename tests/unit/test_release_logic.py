@@ -9,7 +9,7 @@ import pytest
 import yaml
 from gitops.core.errors import GitOpsError
 from gitops.delivery import gitflow, github, release
-from gitops.images import publish
+from gitops.images import app
 from gitops.manifests.overlays import Pin
 
 OLD = Pin("tasknote", "ghcr.io/acme/tasknote", "1.4.1", "sha256:" + "1" * 64)
@@ -109,9 +109,9 @@ def test_transaction_undoes_newest_first_and_reports_leftovers() -> None:
 def test_build_argv_tags_labels_and_ca_secret(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
     ca.write_text("cert")
-    build = publish.plan("ghcr.io/acme/tasknote", "1.4.2", SHA)
-    argv = publish.build_argv("docker", build, Path("apps/tasknote"), ca_bundle=ca,
-                             source="https://github.com/acme/tasknote")
+    spec = app.release_plan("ghcr.io/acme/tasknote", "1.4.2", SHA, context=Path("apps/tasknote"), ca=ca,
+                            source="https://github.com/acme/tasknote")
+    argv = app.build_argv("docker", spec)
     assert argv[:2] == ["docker", "build"] and argv[-1] == "apps/tasknote"
     pairs = list(itertools.pairwise(argv))
     assert ("--tag", "ghcr.io/acme/tasknote:1.4.2") in pairs
@@ -124,9 +124,9 @@ def test_build_argv_tags_labels_and_ca_secret(tmp_path: Path) -> None:
 
 
 def test_build_argv_without_ca_and_multi_platform(tmp_path: Path) -> None:
-    build = publish.plan("ghcr.io/acme/tasknote", "1.4.2", SHA)
-    argv = publish.build_argv("docker", build, Path("ctx"), platforms=("linux/amd64", "linux/arm64"),
-                             ca_bundle=tmp_path / "missing")
+    spec = app.release_plan("ghcr.io/acme/tasknote", "1.4.2", SHA, context=Path("ctx"),
+                            platforms=("linux/amd64", "linux/arm64"))
+    argv = app.build_argv("docker", spec)
     assert argv[:3] == ["docker", "buildx", "build"]
     assert "--secret" not in argv and "--push" in argv
     assert argv[argv.index("--platform") + 1] == "linux/amd64,linux/arm64"
@@ -139,7 +139,7 @@ def test_build_argv_without_ca_and_multi_platform(tmp_path: Path) -> None:
 ])
 def test_plan_refuses_bad_input(image: str, version: str, revision: str, match: str) -> None:
     with pytest.raises(GitOpsError, match=match):
-        publish.plan(image, version, revision)
+        app.release_plan(image, version, revision, context=Path("ctx"))
 
 
 def test_github_config_needs_a_token_and_a_repository() -> None:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitops.core import config
 from gitops.manifests import render
+from support.checkout import this_repo
 
 VENV_KUBECTL = Path(sys.prefix) / "bin" / "kubectl"
-PINNED = str(config.version_of("tools", "kubectl", "pypi"))
+PINNED = str(this_repo().version_of("tools", "kubectl", "pypi"))
 
 
 @pytest.fixture

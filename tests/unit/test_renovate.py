@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitops.core import config
 from gitops.manifests import pinned
 from support import renovate
+from support.checkout import ROOT
 
-CONFIG: dict[str, Any] = json.loads((config.ROOT / "renovate.json").read_text())
-FILES = renovate.repository_files(config.ROOT)  # walked once: the air-gap rootfs is large
+CONFIG: dict[str, Any] = json.loads((ROOT / "renovate.json").read_text())
+FILES = renovate.repository_files(ROOT)  # walked once: the air-gap rootfs is large
 DIGEST_KEYS = ("sha256", "digest")
 
 
@@ -44,11 +44,11 @@ def uncovered(root: Path, cfg: dict[str, Any] = CONFIG) -> list[str]:
 
 
 def test_every_pin_of_versions_yaml_is_rewritten_by_a_manager() -> None:
-    assert uncovered(config.ROOT) == []
+    assert uncovered(ROOT) == []
 
 
 def test_the_pin_list_is_the_whole_of_versions_yaml() -> None:
-    paths = {p.path for p in pinned.pins_of((config.ROOT / "versions.yaml").read_text())}
+    paths = {p.path for p in pinned.pins_of((ROOT / "versions.yaml").read_text())}
     # one of each kind the pins checks read (gitops.manifests.pins)
     for path in ("kubernetes.version", "tools.kind.url", "tools.kind.sha256", "tools.k3s.image",
                  "kind.node_image", "images.postgres.digest", "platform.traefik.version",
@@ -59,13 +59,13 @@ def test_the_pin_list_is_the_whole_of_versions_yaml() -> None:
 
 
 def test_every_custom_manager_matches_something() -> None:
-    hits = {m.manager for m in renovate.matches(CONFIG, config.ROOT, FILES)}
+    hits = {m.manager for m in renovate.matches(CONFIG, ROOT, FILES)}
     for index, manager in enumerate(CONFIG["customManagers"]):
         assert index in hits, f"customManagers[{index}] ({manager['description'][:60]}) matches nothing"
 
 
 def test_every_match_names_a_dependency_a_datasource_and_a_value() -> None:
-    for match in renovate.matches(CONFIG, config.ROOT, FILES):
+    for match in renovate.matches(CONFIG, ROOT, FILES):
         manager = CONFIG["customManagers"][match.manager]
         assert match.template(manager, "depName"), (match.file, match.groups)
         assert match.template(manager, "datasource") in (
@@ -76,10 +76,10 @@ def test_every_match_names_a_dependency_a_datasource_and_a_value() -> None:
 def test_a_version_and_its_checksum_are_one_dependency() -> None:
     """versions.yaml tools.<binary>: version, url and sha256 in one match, so one update rewrites
     all three (auto-replace rewrites currentValue and currentDigest inside the matched text)."""
-    text = (config.ROOT / "versions.yaml").read_text()
+    text = (ROOT / "versions.yaml").read_text()
     binaries = [p for p in pinned.pins_of(text) if p.key == "sha256"]
     assert binaries
-    matches = list(renovate.matches(CONFIG, config.ROOT, ["versions.yaml"]))
+    matches = list(renovate.matches(CONFIG, ROOT, ["versions.yaml"]))
     for checksum in binaries:
         tool = checksum.path.rsplit(".", 1)[0]
         wanted = (f"{tool}.version", f"{tool}.url", checksum.path)
@@ -92,9 +92,9 @@ def test_a_version_and_its_checksum_are_one_dependency() -> None:
 
 
 def test_kind_config_node_images_are_tracked() -> None:
-    text = (config.ROOT / "clusters" / "kind" / "kind-config.yaml").read_text()
+    text = (ROOT / "clusters" / "kind" / "kind-config.yaml").read_text()
     images = text.count("image: kindest/node:")
-    found = [m for m in renovate.matches(CONFIG, config.ROOT, ["clusters/kind/kind-config.yaml"])]
+    found = [m for m in renovate.matches(CONFIG, ROOT, ["clusters/kind/kind-config.yaml"])]
     assert images and len(found) == images
     assert all(m.groups.get("currentDigest", "").startswith("sha256:") for m in found)
 
@@ -113,7 +113,7 @@ def test_builtin_managers_are_pointed_at_the_pinned_files(manager: str, files: l
     manager/argocd/ and .../kubernetes/); the others are given their files explicitly too."""
     patterns = CONFIG[manager]["managerFilePatterns"]
     for relative in files:
-        assert (config.ROOT / relative).is_file(), relative
+        assert (ROOT / relative).is_file(), relative
         assert renovate.file_matches(patterns, relative), (manager, relative)
     assert not any(renovate.file_matches(patterns, f) for f in ("overlays/prod/kustomization.yaml",)
                    if manager in ("argocd", "kubernetes"))
@@ -133,7 +133,7 @@ def test_re2_limits_are_enforced_when_reading_a_pattern() -> None:
 # ---- data-driven: entries other issues add are checked without touching this test --------------
 
 def copy_versions(tmp_path: Path, extra: str) -> Path:
-    shutil.copy2(config.ROOT / "versions.yaml", tmp_path / "versions.yaml")
+    shutil.copy2(ROOT / "versions.yaml", tmp_path / "versions.yaml")
     with (tmp_path / "versions.yaml").open("a") as handle:
         handle.write(extra)
     return tmp_path

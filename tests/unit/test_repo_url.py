@@ -9,6 +9,7 @@ import pytest
 from gitops.core import config, files
 from gitops.core.errors import GitOpsError
 from gitops.manifests import pins, repo_url
+from support.checkout import ROOT
 from support.repocopy import copy_repo
 
 FORK = "https://git.example.org/someone/tasknote-gitops.git"
@@ -44,7 +45,7 @@ def test_only_the_url_line_changes_and_comments_stay(repo: Path) -> None:
     repo_url.retarget(repo, FORK)
     after = (repo / "versions.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
-    old = repo_url.current_url(config.ROOT)
+    old = repo_url.current_url(ROOT)
     assert changed == [(f"  url: {old}", f"  url: {FORK}")]
 
 

@@ -17,14 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from gitops.core import config
 from gitops.core.errors import GitOpsError
-from gitops.secrets import sealing
+from gitops.core.repo import Repo
+from gitops.secrets import crypto, inputs, keys, sealing
 from support import sealing_testlib as lib
+from support.checkout import ROOT, this_repo
 
 
 @pytest.fixture(scope="module")
 def pair() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     # 2048 bits keeps the unit tier fast; the 4096-bit generator has its own test below.
-    return sealing.generate_key_pair(key_size=2048)
+    return crypto.generate_key_pair(key_size=2048)
 
 
 VALUES = {"POSTGRES_PASSWORD": b"s3cr\xc3\xa9t-\x00-value", "DATABASE_URL": b"postgresql://u:p@h/db"}
@@ -41,12 +43,12 @@ def test_strict_round_trip_through_the_documented_format(pair) -> None:
 
 def test_byte_layout_is_length_prefix_rsa_block_then_gcm(pair) -> None:
     key, cert = pair
-    blob = sealing.hybrid_encrypt(sealing.rsa_key(cert), b"hello", b"ns/name")
+    blob = crypto.hybrid_encrypt(crypto.rsa_key(cert), b"hello", b"ns/name")
     (rsa_len,) = struct.unpack(">H", blob[:2])
     assert rsa_len == key.key_size // 8
     assert len(blob) == 2 + rsa_len + len(b"hello") + 16  # GCM tag, no nonce stored
     # A fresh session key per value: sealing the same value twice never repeats.
-    assert blob != sealing.hybrid_encrypt(sealing.rsa_key(cert), b"hello", b"ns/name")
+    assert blob != crypto.hybrid_encrypt(crypto.rsa_key(cert), b"hello", b"ns/name")
 
 
 @pytest.mark.parametrize(
@@ -78,13 +80,13 @@ def test_cluster_wide_uses_the_empty_label(pair) -> None:
     assert sealed["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/cluster-wide": "true"}
     sealed["metadata"].update(namespace="anywhere", name="else")
     assert lib.unseal(key, sealed) == VALUES
-    assert sealing.encryption_label("n", "x", "cluster-wide") == b""
+    assert crypto.encryption_label("n", "x", "cluster-wide") == b""
 
 
 @pytest.mark.parametrize("offset", [1, 100, -1, -20])
 def test_a_flipped_byte_fails_authentication(pair, offset) -> None:
     key, cert = pair
-    blob = bytearray(sealing.hybrid_encrypt(sealing.rsa_key(cert), b"payload", b"ns/n"))
+    blob = bytearray(crypto.hybrid_encrypt(crypto.rsa_key(cert), b"payload", b"ns/n"))
     blob[offset] ^= 0x01
     # Offsets in the RSA block break OAEP (ValueError); in the GCM part the tag (InvalidTag).
     with pytest.raises((ValueError, InvalidTag)):
@@ -92,14 +94,14 @@ def test_a_flipped_byte_fails_authentication(pair, offset) -> None:
 
 
 def test_generated_pair_looks_like_the_controllers() -> None:
-    key, cert = sealing.generate_key_pair()
+    key, cert = crypto.generate_key_pair()
     assert key.key_size == 4096
     names = {a.oid: a.value for a in cert.subject}
     assert names == {NameOID.COMMON_NAME: "sealed-secret", NameOID.ORGANIZATION_NAME: "sealed-secret"}
     assert cert.issuer == cert.subject
     assert cert.not_valid_after_utc - cert.not_valid_before_utc == dt.timedelta(days=3650)
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    assert sealing.load_certificate(sealing.cert_pem(cert), "x") is not None
+    assert crypto.load_certificate(crypto.cert_pem(cert), "x") is not None
 
 
 # --- certificate checks ---------------------------------------------------------------------
@@ -119,16 +121,16 @@ def _ec_cert() -> bytes:
 
 def test_certificate_problems_are_one_sentence() -> None:
     _, expired = lib.short_lived_pair(days=-1)
-    _, future = sealing.generate_key_pair(now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2), key_size=2048)
+    _, future = crypto.generate_key_pair(now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2), key_size=2048)
     small_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
     cases = {
         b"not a certificate": "is not a PEM certificate",
         b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n": "is not a PEM certificate",
         _ec_cert(): "not RSA",
-        sealing.cert_pem(expired): "expired on",
-        sealing.cert_pem(future): "is not valid before",
+        crypto.cert_pem(expired): "expired on",
+        crypto.cert_pem(future): "is not valid before",
     }
-    _, small_cert = sealing.generate_key_pair(key_size=2048)
+    _, small_cert = crypto.generate_key_pair(key_size=2048)
     small = (
         x509.CertificateBuilder().subject_name(small_cert.subject).issuer_name(small_cert.subject)
         .public_key(small_key.public_key()).serial_number(2)
@@ -138,7 +140,7 @@ def test_certificate_problems_are_one_sentence() -> None:
     cases[small.public_bytes(serialization.Encoding.PEM)] = "1024-bit RSA key"
     for pem, expected in cases.items():
         with pytest.raises(GitOpsError) as err:
-            sealing.load_certificate(pem, "clusters/kind/sealed-secrets-cert.pem")
+            crypto.load_certificate(pem, "clusters/kind/sealed-secrets-cert.pem")
         message = str(err.value)
         assert expected in message and "clusters/kind/sealed-secrets-cert.pem" in message
         assert message.count("\n") == 0 and message.endswith(".")
@@ -146,9 +148,9 @@ def test_certificate_problems_are_one_sentence() -> None:
 
 def test_committed_certificates_are_valid_public_certificates() -> None:
     for cluster in config.CLUSTERS:
-        path, cert = sealing.read_cluster_certificate(cluster)
+        path, cert = sealing.read_cluster_certificate(cluster, this_repo())
         assert b"PRIVATE KEY" not in path.read_bytes()
-        assert sealing.rsa_key(cert).key_size == 4096
+        assert crypto.rsa_key(cert).key_size == 4096
 
 
 # --- plaintext input ------------------------------------------------------------------------
@@ -156,7 +158,7 @@ def test_committed_certificates_are_valid_public_certificates() -> None:
 
 def test_env_file_parsing_like_kubectl() -> None:
     content = "\ufeff# comment\n\nUSER=app\nURL=postgresql://a:b@h/d?x=1\n  SPACED = keeps value \n".encode()
-    assert sealing.parse_env_file(content, "f") == {
+    assert inputs.parse_env_file(content, "f") == {
         "USER": b"app", "URL": b"postgresql://a:b@h/d?x=1", "SPACED": b" keeps value",
     }
 
@@ -173,21 +175,21 @@ def test_env_file_parsing_like_kubectl() -> None:
 )
 def test_bad_env_files(content, expected) -> None:
     with pytest.raises(GitOpsError, match=expected):
-        sealing.parse_env_file(content, "secrets.env")
+        inputs.parse_env_file(content, "secrets.env")
 
 
 def test_literals_never_echo_a_value_without_a_key() -> None:
     with pytest.raises(GitOpsError) as err:
-        sealing.parse_literals(["hunter2-no-equals"])
+        inputs.parse_literals(["hunter2-no-equals"])
     assert "hunter2" not in str(err.value)
     with pytest.raises(GitOpsError, match="given twice"):
-        sealing.parse_literals(["A=1"], sealing.parse_env_file(b"A=2\n", "f"))
+        inputs.parse_literals(["A=1"], inputs.parse_env_file(b"A=2\n", "f"))
 
 
 @pytest.mark.parametrize("name", ["Tasknote", "-db", "db-", "a_b", "", "x" * 254, "a..b"])
 def test_invalid_kubernetes_names(name) -> None:
     with pytest.raises(GitOpsError, match="not a valid Kubernetes name"):
-        sealing.check_name(name)
+        inputs.check_name(name)
 
 
 # --- key backups ----------------------------------------------------------------------------
@@ -197,13 +199,13 @@ def test_init_key_writes_backup_outside_repo_and_restore_reads_it(tmp_path) -> N
     root = tmp_path / "repo"
     (root / "clusters").mkdir(parents=True)
     backup = tmp_path / "home" / "kind.yaml"
-    result = sealing.init_key("kind", backup, root=root, key_size=2048)
+    result = keys.init_key("kind", backup, Repo(root, {}), key_size=2048)
     assert os.stat(backup).st_mode & 0o777 == 0o600
     text = backup.read_text()
     assert text.startswith("# This file holds the sealed-secrets controller's PRIVATE keys")
     assert b"PRIVATE" not in result.cert_file.read_bytes()
-    [secret] = sealing.restore_key(backup)
-    assert secret["metadata"]["labels"] == {sealing.KEY_LABEL: "active"}
+    [secret] = keys.restore_key(backup, "kube-system")
+    assert secret["metadata"]["labels"] == {keys.KEY_LABEL: "active"}
     assert secret["type"] == "kubernetes.io/tls"
     key = serialization.load_pem_private_key(base64.b64decode(secret["data"]["tls.key"]), None)
     assert base64.b64decode(secret["data"]["tls.key"]).startswith(b"-----BEGIN RSA PRIVATE KEY-----")
@@ -211,21 +213,21 @@ def test_init_key_writes_backup_outside_repo_and_restore_reads_it(tmp_path) -> N
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()
 
     with pytest.raises(GitOpsError, match="already exists"):
-        sealing.init_key("kind", tmp_path / "other.yaml", root=root)
+        keys.init_key("kind", tmp_path / "other.yaml", Repo(root, {}))
     with pytest.raises(GitOpsError, match="only copy"):
-        sealing.init_key("kind", backup, root=root, replace=True)
+        keys.init_key("kind", backup, Repo(root, {}), replace=True)
 
 
 def _small_pair():
-    return sealing.generate_key_pair(key_size=2048)
+    return crypto.generate_key_pair(key_size=2048)
 
 
 def test_backup_paths_inside_the_repository_are_refused(tmp_path) -> None:
-    for inside in (config.ROOT / "keys.yaml", config.ROOT / "overlays" / ".." / "k.yaml"):
+    for inside in (ROOT / "keys.yaml", ROOT / "overlays" / ".." / "k.yaml"):
         with pytest.raises(GitOpsError, match="inside the repository"):
-            sealing.check_backup_path(inside)
+            keys.check_backup_path(inside, this_repo())
     with pytest.raises(GitOpsError, match="inside the repository"):
-        sealing.init_key("kind", config.ROOT / "kind.yaml")
+        keys.init_key("kind", ROOT / "kind.yaml", this_repo())
 
 
 def test_restore_key_accepts_kubectl_output_and_drops_server_fields(tmp_path) -> None:
@@ -234,12 +236,12 @@ def test_restore_key_accepts_kubectl_output_and_drops_server_fields(tmp_path) ->
     listing = tmp_path / "main.key"
     listing.write_bytes(controller.key_secrets())
     listing.chmod(0o600)
-    [secret] = sealing.restore_key(listing, namespace="sealed-secrets")
+    [secret] = keys.restore_key(listing, namespace="sealed-secrets")
     assert secret["metadata"]["namespace"] == "sealed-secrets"
     assert not {"uid", "resourceVersion", "creationTimestamp", "generateName"} & set(secret["metadata"])
     listing.chmod(0o644)
     with pytest.raises(GitOpsError, match="chmod 600"):
-        sealing.restore_key(listing)
+        keys.restore_key(listing, "kube-system")
 
 
 @pytest.mark.parametrize(
@@ -256,21 +258,21 @@ def test_restore_key_rejects_what_is_not_a_key_backup(tmp_path, content, expecte
     path.write_text(content)
     path.chmod(0o600)
     with pytest.raises(GitOpsError, match=expected):
-        sealing.restore_key(path)
+        keys.restore_key(path, "kube-system")
     with pytest.raises(GitOpsError, match="does not exist"):
-        sealing.restore_key(tmp_path / "missing.yaml")
+        keys.restore_key(tmp_path / "missing.yaml", "kube-system")
 
 
 def test_committed_sealed_secrets_match_the_contract() -> None:
     for env, cluster in sealing.ENV_CLUSTER.items():
-        docs = lib.sealed_docs(config.ROOT / "overlays" / env / sealing.SEALED_FILE)
+        docs = lib.sealed_docs(ROOT / "overlays" / env / sealing.SEALED_FILE)
         [db] = [d for d in docs if d["metadata"]["name"] == "tasknote-db"]
         assert db["metadata"]["namespace"] == f"tasknote-{env}"
         assert set(db["spec"]["encryptedData"]) == {
             "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "DATABASE_URL"
         }
-        _, cert = sealing.read_cluster_certificate(cluster)
-        size = sealing.rsa_key(cert).key_size // 8
+        _, cert = sealing.read_cluster_certificate(cluster, this_repo())
+        size = crypto.rsa_key(cert).key_size // 8
         for value in db["spec"]["encryptedData"].values():
             assert struct.unpack(">H", base64.b64decode(value)[:2]) == (size,)
         assert yaml.safe_dump(db)  # plain data, no Python tags

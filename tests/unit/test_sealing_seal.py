@@ -13,31 +13,38 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitops.core import config, run, tools
+from gitops.core import files, run, tools
 from gitops.core.errors import GitOpsError
-from gitops.secrets import sealing
+from gitops.core.repo import Repo
+from gitops.secrets import crypto, sealing
 from gitops.tasks import secrets as secrets_tasks
 from support import sealing_testlib as lib
+from support.checkout import ROOT, this_repo
 
 PLAINTEXT = "correct-horse-battery-staple-42"
 
 
+def checkout(root: Path) -> Repo:
+    """The test's repository copy, with this checkout's versions.yaml (tool pins)."""
+    return Repo(root, this_repo().versions)
+
+
 @pytest.fixture(scope="module")
 def pair():
-    return sealing.generate_key_pair(key_size=2048)
+    return crypto.generate_key_pair(key_size=2048)
 
 
 @pytest.fixture
 def repo(tmp_path, pair, monkeypatch):
     root = lib.make_repo(tmp_path / "repo", pair[1])
     # kubeseal is not installed here; pin the choice so a developer's kubeseal cannot change the test.
-    monkeypatch.setattr(sealing, "find_kubeseal", lambda: None)
+    monkeypatch.setattr(sealing, "find_kubeseal", lambda repo: None)
     return root
 
 
 def test_seal_writes_overlay_and_kustomization(repo, pair) -> None:
     key, _ = pair
-    result = sealing.seal("dev", "api-token", {"TOKEN": PLAINTEXT.encode()}, root=repo)
+    result = sealing.seal("dev", "api-token", {"TOKEN": PLAINTEXT.encode()}, repo=checkout(repo))
     assert result.engine == "native" and not result.replaced and result.kustomization_updated
     target = repo / "overlays" / "dev" / "sealed-secrets.yaml"
     [doc] = lib.sealed_docs(target)
@@ -57,9 +64,9 @@ def _umask() -> int:
 
 def test_same_name_is_replaced_others_are_kept(repo, pair) -> None:
     key, _ = pair
-    sealing.seal("staging", "one", {"A": b"1"}, root=repo)
-    sealing.seal("staging", "two", {"B": b"2"}, root=repo)
-    again = sealing.seal("staging", "one", {"A": b"changed"}, root=repo, scope="namespace-wide")
+    sealing.seal("staging", "one", {"A": b"1"}, repo=checkout(repo))
+    sealing.seal("staging", "two", {"B": b"2"}, repo=checkout(repo))
+    again = sealing.seal("staging", "one", {"A": b"changed"}, repo=checkout(repo), scope="namespace-wide")
     assert again.replaced and not again.kustomization_updated  # staging has no kustomization here
     docs = lib.sealed_docs(repo / "overlays" / "staging" / "sealed-secrets.yaml")
     assert [d["metadata"]["name"] for d in docs] == ["one", "two"]
@@ -68,8 +75,8 @@ def test_same_name_is_replaced_others_are_kept(repo, pair) -> None:
 
 
 def test_no_plaintext_in_any_written_file(repo) -> None:
-    sealing.seal("prod", "db", {"POSTGRES_PASSWORD": PLAINTEXT.encode()}, root=repo)
-    sealing.seal_database_secrets("kind", root=repo)
+    sealing.seal("prod", "db", {"POSTGRES_PASSWORD": PLAINTEXT.encode()}, repo=checkout(repo))
+    sealing.seal_database_secrets("kind", repo=checkout(repo))
     for path in repo.rglob("*"):
         if path.is_file():
             assert PLAINTEXT.encode() not in path.read_bytes()
@@ -78,7 +85,7 @@ def test_no_plaintext_in_any_written_file(repo) -> None:
 
 def test_database_secrets_are_fresh_and_consistent(repo, pair) -> None:
     key, _ = pair
-    sealing.seal_database_secrets("k3s", root=repo)
+    sealing.seal_database_secrets("k3s", repo=checkout(repo))
     values = {}
     for env in ("staging", "prod"):
         [doc] = lib.sealed_docs(repo / "overlays" / env / "sealed-secrets.yaml")
@@ -104,13 +111,13 @@ BAD = {
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_sentence_and_leaves_the_tree_identical(repo, case) -> None:
-    sealing.seal("dev", "existing", {"A": b"1"}, root=repo)
+    sealing.seal("dev", "existing", {"A": b"1"}, repo=checkout(repo))
     before = lib.checksums(repo)
     args = {"env": "dev", "name": "new", "values": {"K": PLAINTEXT.encode()}}
     override, expected = BAD[case]
     args.update(override)
     with pytest.raises(GitOpsError) as err:
-        sealing.seal(args.pop("env"), args.pop("name"), args.pop("values"), root=repo, **args)
+        sealing.seal(args.pop("env"), args.pop("name"), args.pop("values"), repo=checkout(repo), **args)
     assert expected in str(err.value) and "\n" not in str(err.value)
     assert PLAINTEXT not in str(err.value)
     assert lib.checksums(repo) == before
@@ -130,25 +137,25 @@ def test_missing_or_bad_certificate_changes_nothing(repo, cert_bytes, expected) 
     if cert_bytes is None:
         cert_file.unlink()
     elif cert_bytes == "expired":
-        cert_file.write_bytes(sealing.cert_pem(lib.short_lived_pair(days=-1)[1]))
+        cert_file.write_bytes(crypto.cert_pem(lib.short_lived_pair(days=-1)[1]))
     else:
         cert_file.write_bytes(cert_bytes)
     before = lib.checksums(repo)
     with pytest.raises(GitOpsError, match=expected):
-        sealing.seal("dev", "x", {"A": b"1"}, root=repo)
+        sealing.seal("dev", "x", {"A": b"1"}, repo=checkout(repo))
     assert lib.checksums(repo) == before
 
 
 def test_a_failing_write_leaves_the_old_file(repo, monkeypatch) -> None:
-    sealing.seal("dev", "existing", {"A": b"1"}, root=repo)
+    sealing.seal("dev", "existing", {"A": b"1"}, repo=checkout(repo))
     before = lib.checksums(repo)
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sealing.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError):
-        sealing.seal("dev", "new", {"A": b"2"}, root=repo)
+        sealing.seal("dev", "new", {"A": b"2"}, repo=checkout(repo))
     assert lib.checksums(repo) == before
     assert not list((repo / "overlays" / "dev").glob(".*.tmp"))
 
@@ -199,9 +206,9 @@ def test_kubeseal_gets_plaintext_on_stdin_never_in_argv(repo, pair, monkeypatch)
         out["metadata"]["creationTimestamp"] = None
         return run.Result(tuple(argv), 0, json.dumps(out), "")
 
-    monkeypatch.setattr(sealing, "find_kubeseal", lambda: Path("/opt/bin/kubeseal"))
+    monkeypatch.setattr(sealing, "find_kubeseal", lambda repo: Path("/opt/bin/kubeseal"))
     monkeypatch.setattr(sealing.run, "run", fake_run)
-    result = sealing.seal("dev", "api", {"TOKEN": PLAINTEXT.encode()}, root=repo)
+    result = sealing.seal("dev", "api", {"TOKEN": PLAINTEXT.encode()}, repo=checkout(repo))
     assert result.engine == "kubeseal"
     assert seen["argv"][:1] == ["/opt/bin/kubeseal"] and "--cert" in seen["argv"]
     assert not any(PLAINTEXT in a for a in seen["argv"])
@@ -216,7 +223,7 @@ def test_engine_kubeseal_without_kubeseal_is_one_sentence(repo, monkeypatch) -> 
     monkeypatch.setattr(tools, "locate", lambda name: None)
     before = lib.checksums(repo)
     with pytest.raises(GitOpsError, match=re.escape("kubeseal is not installed; kubeseal 0.33.1 is needed")):
-        sealing.seal("dev", "x", {"A": b"1"}, root=repo, engine="kubeseal")
+        sealing.seal("dev", "x", {"A": b"1"}, repo=checkout(repo), engine="kubeseal")
     assert lib.checksums(repo) == before
 
 
@@ -224,18 +231,18 @@ def test_engine_kubeseal_without_kubeseal_is_one_sentence(repo, monkeypatch) -> 
 
 
 def test_cli_bad_input_exits_non_zero_with_one_line_and_touches_nothing() -> None:
-    before = lib.checksums(config.ROOT)
+    before = lib.checksums(ROOT)
     invoke = Path(sys.executable).parent / "invoke"
     proc = subprocess.run(
         [str(invoke), "secrets.seal", "--env", "dev", "--name", "Not_Valid", "--from-literal", "K=v"],
-        cwd=config.ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "error: 'Not_Valid' is not a valid Kubernetes name; use lower-case letters, digits, '-' and '.', "
         "starting and ending with a letter or digit."
     ]
-    assert lib.checksums(config.ROOT) == before
+    assert lib.checksums(ROOT) == before
 
 
 def test_a_failing_kustomization_write_restores_the_sealed_file(repo, monkeypatch) -> None:
@@ -249,5 +256,5 @@ def test_a_failing_kustomization_write_restores_the_sealed_file(repo, monkeypatc
 
     monkeypatch.setattr(sealing, "atomic_write", failing_for_kustomization)
     with pytest.raises(OSError):
-        sealing.seal("dev", "new", {"A": b"2"}, root=repo)
+        sealing.seal("dev", "new", {"A": b"2"}, repo=checkout(repo))
     assert lib.checksums(repo) == before

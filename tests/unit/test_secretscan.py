@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from gitops.core import config
 from gitops.core.errors import GitOpsError
-from gitops.secrets import scan, sealing
+from gitops.secrets import crypto, scan, sealing
+from support.checkout import ROOT
 from support.gitrepo import git
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "secrets"
@@ -33,7 +33,7 @@ def kinds(report: scan.ScanReport) -> set[tuple[str, str]]:
 def test_the_repository_passes_the_scan() -> None:
     """The working tree and every commit of the checked-out history (what a merge would land);
     `./inv secrets.scan` itself also covers other local branches."""
-    report = scan.scan(config.ROOT, refs=("HEAD",))
+    report = scan.scan(ROOT, refs=("HEAD",))
     assert report.ok, "\n".join(f.describe() for f in report.findings)
     assert report.scanned == "working tree and Git history"
 
@@ -58,7 +58,7 @@ def test_secrets_in_lists_and_string_data_fail(scratch) -> None:
 
 
 def test_a_private_key_fails_and_is_found_in_history_after_deletion(scratch) -> None:
-    key, _ = sealing.generate_key_pair(key_size=2048)
+    key, _ = crypto.generate_key_pair(key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     (scratch / "deploy.key").write_bytes(pem)
@@ -85,7 +85,7 @@ def test_a_plaintext_secret_in_history_fails(scratch) -> None:
 
 
 def test_ciphertext_digests_and_kubernetes_names_are_safe_by_construction(scratch) -> None:
-    _, cert = sealing.generate_key_pair(key_size=2048)
+    _, cert = crypto.generate_key_pair(key_size=2048)
     sealed = sealing.sealed_secret("db", "ns", {"POSTGRES_PASSWORD": b"x" * 40}, cert)
     (scratch / "sealed.yaml").write_bytes(sealing.dump_sealed_file([sealed]))
     (scratch / "versions.yaml").write_text(
@@ -147,6 +147,6 @@ def test_install_hook_links_the_tracked_hook_and_never_clobbers(scratch) -> None
 
 
 def test_the_tracked_hook_runs_the_staged_scan() -> None:
-    text = (config.ROOT / "scripts" / "hooks" / "pre-commit").read_text()
+    text = (ROOT / "scripts" / "hooks" / "pre-commit").read_text()
     assert 'exec "$root/inv" secrets.scan --staged' in text
-    assert (config.ROOT / "scripts" / "hooks" / "pre-commit").stat().st_mode & 0o111
+    assert (ROOT / "scripts" / "hooks" / "pre-commit").stat().st_mode & 0o111

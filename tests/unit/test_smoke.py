@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from gitops.verify import smoke
+from gitops.verify.steps import Run
 from support.localhttp import QuietHandler, serve
 
 
@@ -109,22 +110,32 @@ def served() -> Iterator[tuple[FakeApp, str]]:
         yield app, url
 
 
-def run(url: str, timeout_s: float = 20) -> tuple[smoke.Report, list[str]]:
+def run(url: str, timeout_s: float = 20) -> tuple[Run, list[str]]:
     lines: list[str] = []
     suite = smoke.Suite(url, timeout_s, lines.append, poll_s=0.01)
     return suite.run(), lines
+
+
+def ran(report: Run) -> list[Any]:
+    """The steps that ran: after the first failure the engine records the rest as skipped."""
+    assert all(o.status == "skipped" for o in report.outcomes[len(report.outcomes) - skipped(report):])
+    return report.outcomes[:len(report.outcomes) - skipped(report)]
+
+
+def skipped(report: Run) -> int:
+    return sum(o.status == "skipped" for o in report.outcomes)
 
 
 def test_every_step_passes_in_order_and_the_task_is_deleted(served: tuple[FakeApp, str]) -> None:
     app, url = served
     report, lines = run(url)
     assert report.ok, lines
-    assert [s.name for s in report.steps] == [
+    assert [s.step for s in report.outcomes] == [
         "health", "ready", "create task", "read task", "list tasks", "update task",
         "bad input is a problem", "upload image", "variants 128/512/1024",
         "download original+variant", "delete task"]
     assert app.tasks == {}
-    assert "variant 512" in report.steps[9].detail and "png" in report.steps[9].detail
+    assert "variant 512" in report.outcomes[9].detail and "png" in report.outcomes[9].detail
 
 
 def test_health_is_retried_until_the_api_answers(served: tuple[FakeApp, str]) -> None:
@@ -140,8 +151,8 @@ def test_a_failed_image_fails_its_step_stops_the_run_and_cleans_up(served: tuple
     app.image_outcome = "failed"
     report, lines = run(url)
     assert not report.ok
-    assert report.steps[-1].name == "variants 128/512/1024"
-    assert report.steps[-1].detail == "the worker marked the image failed"
+    assert ran(report)[-1].step == "variants 128/512/1024" == report.first_failure
+    assert ran(report)[-1].detail == "the worker marked the image failed"
     assert lines[-1].startswith("FAIL variants")
     assert app.tasks == {}, "the task the failed run made must be deleted"
 
@@ -150,8 +161,8 @@ def test_a_5xx_for_bad_input_is_a_failed_step(served: tuple[FakeApp, str]) -> No
     app, url = served
     app.unknown_field_status = 500
     report, _ = run(url)
-    failed = [s for s in report.steps if not s.ok]
-    assert [s.name for s in failed] == ["bad input is a problem"]
+    failed = [s for s in report.outcomes if s.status == "failed"]
+    assert [s.step for s in failed] == ["bad input is a problem"]
     assert "answered 500, expected 422" in failed[0].detail
 
 
@@ -160,15 +171,15 @@ def test_variants_that_never_finish_fail_at_the_deadline(served: tuple[FakeApp, 
     app.polls_before_done = 10**9
     report, _ = run(url, timeout_s=1.5)
     assert not report.ok
-    assert report.steps[-1].name == "variants 128/512/1024"
-    assert "not reached before the deadline; last: status=pending variants=[]" in report.steps[-1].detail
+    assert ran(report)[-1].step == "variants 128/512/1024"
+    assert "not reached before the deadline; last: status=pending variants=[]" in ran(report)[-1].detail
 
 
 def test_nothing_listening_is_a_failed_health_step_naming_the_error() -> None:
     report, _ = run("http://127.0.0.1:9", timeout_s=0.5)
     assert not report.ok
-    assert [s.name for s in report.steps] == ["health"]
-    assert "ConnectionError" in report.steps[0].detail
+    assert [s.step for s in ran(report)] == ["health"]
+    assert "ConnectionError" in report.outcomes[0].detail
 
 
 def test_png_is_decodable_and_dimensions_parse() -> None:

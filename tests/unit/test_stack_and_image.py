@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from gitops.images import app
 from gitops.stack import compose
+from support.checkout import ROOT, this_repo
 
 
 def row(service: str, state: str, health: str = "", code: int = 0) -> dict[str, object]:
@@ -51,10 +52,11 @@ def test_starting_services_are_not_done_and_not_failed() -> None:
 
 
 def test_the_password_goes_to_the_environment_never_to_argv() -> None:
-    s = compose.Stack(project="p1", port=18000, image="tasknote:x")
+    s = compose.Stack(this_repo(), project="p1", port=18000, image="tasknote:x")
     generated = secrets.token_urlsafe(16)
     argv = s.argv("up", "-d")
-    assert argv[:6] == ["docker", "compose", "-f", str(compose.COMPOSE_FILE), "-p", "p1"]
+    compose_file = str(ROOT / "apps" / "tasknote" / "compose.yaml")
+    assert argv[:6] == ["docker", "compose", "-f", compose_file, "-p", "p1"]
     assert s.env(generated) == {"POSTGRES_PASSWORD": generated, "TASKNOTE_STACK": "p1",
                                "TASKNOTE_API_PORT": "18000", "TASKNOTE_IMAGE": "tasknote:x"}
     # The one call whose command carries the password (setting the role's): stdin, never argv.
@@ -82,14 +84,14 @@ def test_label_source_never_carries_credentials(url: str, clean: str) -> None:
 
 
 def test_build_argv_passes_the_ca_as_a_secret_and_labels_as_build_args() -> None:
-    spec = app.BuildSpec(tag="tasknote:t", version="1.2.3", revision="abc", source="https://s",
-                               ca_file=Path("/ca.pem"), no_cache=True)
+    spec = app.BuildSpec(refs=("tasknote:t",), version="1.2.3", revision="abc", source="https://s",
+                         context=Path("apps/tasknote"), ca_file=Path("/ca.pem"), no_cache=True)
     argv = app.build_argv("docker", spec)
     assert argv[argv.index("--secret") + 1] == "id=ca,src=/ca.pem"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--build-arg"] == [
         "VERSION=1.2.3", "REVISION=abc", "SOURCE=https://s"]
     assert "--no-cache" in argv and argv[-3:] == ["--tag", "tasknote:t", str(spec.context)]
-    without_ca = app.build_argv("docker", app.BuildSpec("t", "1", "r", "s", None))
+    without_ca = app.build_argv("docker", app.BuildSpec(("t",), "1", "r", "s", Path("ctx"), None))
     assert "--secret" not in without_ca
 
 

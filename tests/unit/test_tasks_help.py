@@ -1,9 +1,16 @@
 """Every task has a one-line help and documents every argument (invoke --list / --help)."""
 
+import contextlib
 import inspect
+import io
+import re
+import sys
 
+import pytest
+from gitops.core import run
 from gitops.tasks import namespace
-from invoke import Collection
+from invoke import Collection, Program
+from support.checkout import ROOT
 
 
 def all_tasks(coll: Collection, prefix: str = ""):
@@ -26,3 +33,32 @@ def test_every_task_has_a_docstring_and_help_for_each_argument() -> None:
         params = list(inspect.signature(t.body).parameters)[1:]
         for p in params:
             assert t.help.get(p.replace("_", "-")) or t.help.get(p), f"{name} --{p} has no help"
+
+
+def listed_tasks() -> list[str]:
+    """The task names `./inv --list` prints (its flat format: a name at the start of each entry)."""
+    result = run.run([sys.executable, "-m", "invoke", "--list", "--list-format", "flat"], cwd=ROOT,
+                     timeout=60)
+    return re.findall(r"^  (\S+)", result.stdout, re.M)
+
+
+def test_help_exits_zero_for_every_listed_task() -> None:
+    """`./inv <task> --help` for each task `--list` shows; a positional argument once broke 12."""
+    listed = listed_tasks()
+    assert sorted(listed) == sorted(name for name, _ in all_tasks(namespace))
+    for name in listed:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exited:
+            Program(namespace=namespace, binary="inv").run(["inv", name, "--help"])
+        assert exited.value.code in (0, None), f"./inv {name} --help exited {exited.value.code}"
+        assert f"inv [--core-opts] {name}" in out.getvalue(), out.getvalue()
+
+
+def test_a_missing_required_option_is_one_sentence() -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exited:
+        Program(namespace=namespace, binary="inv").run(["inv", "images.push"])
+    assert exited.value.code == 1
+    assert err.getvalue().strip().splitlines() == [
+        "error: --version is required: give version tag to push (the git-<sha12> tag of the commit it was "
+        "built from is pushed too)."]

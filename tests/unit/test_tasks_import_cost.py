@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
-from gitops.core import config, run
+from gitops.core import run
+from support.checkout import ROOT
 
 HEAVY = ("requests", "cryptography", "jsonschema", "kubernetes", "ruamel.yaml", "psycopg", "docker")
 
@@ -20,6 +21,6 @@ print(json.dumps([h for h in heavy if any(m == h or m.startswith(h + ".") for m 
 
 
 def test_importing_the_tasks_loads_no_heavy_library() -> None:
-    result = run.run([sys.executable, "-c", PROBE], cwd=config.ROOT, timeout=60)
+    result = run.run([sys.executable, "-c", PROBE], cwd=ROOT, timeout=60)
     loaded = json.loads(result.stdout)
     assert loaded == [], f"import gitops.tasks loaded {', '.join(loaded)}; import them inside the tasks"

@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+from support.checkout import this_repo
 
 VERSIONS = {
     "tools": {
@@ -35,30 +37,27 @@ def test_exact_and_minimum_pins() -> None:
 
 def test_missing_tool_is_one_sentence_with_the_pinned_url(monkeypatch: pytest.MonkeyPatch,
                                                           tmp_path: Path) -> None:
-    monkeypatch.setattr(tools.config, "versions", lambda: VERSIONS)
     monkeypatch.setattr(tools, "locate", lambda name: None)
     with pytest.raises(GitOpsError) as info:
-        tools.require("kind")
+        tools.require("kind", Repo(tmp_path, VERSIONS))
     message = str(info.value)
     assert "kind is not installed; kind 0.30.0 is needed" in message
     assert "https://example.invalid/kind" in message and "\n" not in message
 
 
 def test_wrong_version_names_found_and_needed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(tools.config, "versions", lambda: VERSIONS)
     fake = fake_tool(tmp_path, "kind", "kind v0.20.0 go1.20 linux/amd64")
     monkeypatch.setattr(tools, "locate", lambda name: fake)
     with pytest.raises(GitOpsError, match=r"reports version 0\.20\.0 but kind 0\.30\.0 is needed"):
-        tools.require("kind")
+        tools.require("kind", Repo(tmp_path, VERSIONS))
 
 
 def test_right_version_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(tools.config, "versions", lambda: VERSIONS)
     fake = fake_tool(tmp_path, "kind", "kind v0.30.0 go1.24 linux/amd64")
     monkeypatch.setattr(tools, "locate", lambda name: fake)
-    assert tools.require("kind") == fake
+    assert tools.require("kind", Repo(tmp_path, VERSIONS)) == fake
 
 
 def test_pinned_kubectl_comes_from_the_lock_file() -> None:
-    path = tools.require("kubectl")
+    path = tools.require("kubectl", this_repo())
     assert str(path).startswith(sys.prefix)

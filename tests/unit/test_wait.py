@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from gitops.core.errors import GitOpsError
 from gitops.verify import reconcile
+from support.fakeport import FakePort
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
 
@@ -128,22 +129,27 @@ def test_heartbeat_when_nothing_changes() -> None:
     assert len(beats) == 2 and "tasknote-dev is Synced/Progressing" in beats[0]
 
 
-class RecordedApi:
-    """Stands in for the Kubernetes API server (not runnable here) with recorded objects."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def applications(self, namespace: str) -> list[dict[str, Any]]:
-        return apps("progressing")
-
-    def deployments(self, namespace: str) -> list[dict[str, Any]]:
-        self.asked.append(namespace)
-        return [load("deployment-rolling.json")] if namespace == "tasknote-dev" else []
-
-
 def test_observe_cluster_reads_deployments_in_destination_namespaces() -> None:
-    api = RecordedApi()
-    snapshot = reconcile.observe_cluster(api)()
-    assert api.asked == ["ingress-nginx", "kube-system", "tasknote-dev"]
+    port = FakePort()
+    port.seed_fixture("applications-progressing.json", "argoproj.io/v1alpha1", "Application")
+    rolling = load("deployment-rolling.json")
+    rolling.update(apiVersion="apps/v1", kind="Deployment")
+    rolling["metadata"]["namespace"] = "tasknote-dev"
+    port.seed(rolling)
+    snapshot = reconcile.observe_cluster(port)()
+    asked = [c[2] for c in port.calls if c[:2] == ("list", "Deployment")]
+    assert asked == ["ingress-nginx", "kube-system", "tasknote-dev"]
     assert [w.name for w in snapshot.workloads] == ["tasknote-api"] and not snapshot.ready
+
+
+def test_rollout_done_for_deployments_and_statefulsets() -> None:
+    assert reconcile.rollout_done(load("deployment-ready.json") | {"kind": "Deployment"})[0]
+    assert not reconcile.rollout_done(load("deployment-rolling.json") | {"kind": "Deployment"})[0]
+    assert reconcile.rollout_done(None) == (False, "not created yet")
+    # apps/v1 StatefulSetStatus fields, as the API returns them for argocd-application-controller.
+    sts = {"kind": "StatefulSet", "metadata": {"name": "argocd-application-controller", "generation": 2},
+           "spec": {"replicas": 1},
+           "status": {"observedGeneration": 2, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1}}
+    assert reconcile.rollout_done(sts) == (True, "1/1 ready, 1 updated")
+    sts["status"]["observedGeneration"] = 1
+    assert not reconcile.rollout_done(sts)[0]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops.core import config
+from support.checkout import ROOT
 
-WORKFLOWS = sorted((config.ROOT / ".github" / "workflows").glob("*.y*ml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -43,7 +43,7 @@ def test_workflow_parses_and_pins_every_action_by_sha(path: Path) -> None:
 
 
 def test_a_planted_tag_only_uses_fails() -> None:
-    workflow = yaml.safe_load((config.ROOT / ".github" / "workflows" / "nightly.yaml").read_text())
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly.yaml").read_text())
     short_sha = "actions/cache@" + "0c45773b" * 4 + "0c4577"  # 38 hex: not a full commit
     workflow["jobs"]["conformance"]["steps"].append({"uses": "actions/cache@v4"})
     workflow["jobs"]["conformance"]["steps"].append({"uses": short_sha})
@@ -51,7 +51,7 @@ def test_a_planted_tag_only_uses_fails() -> None:
 
 
 def test_nightly_uploads_the_report_and_pins_kind_from_versions() -> None:
-    text = (config.ROOT / ".github" / "workflows" / "nightly.yaml").read_text()
+    text = (ROOT / ".github" / "workflows" / "nightly.yaml").read_text()
     workflow = yaml.safe_load(text)
     steps = workflow["jobs"]["conformance"]["steps"]
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
@@ -61,7 +61,7 @@ def test_nightly_uploads_the_report_and_pins_kind_from_versions() -> None:
 
 
 def test_release_workflow_builds_pushes_and_bumps_dev_through_inv() -> None:
-    workflow = yaml.safe_load((config.ROOT / ".github" / "workflows" / "release.yaml").read_text())
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yaml").read_text())
     steps = workflow["jobs"]["release"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
     for command in ("./inv images.build", "./inv images.push", "./inv release.bump --env dev"):

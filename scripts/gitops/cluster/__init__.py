@@ -1,3 +1,3 @@
-"""Clusters: which one (kind, k3s or any context), how to reach it (kubeconfig, the kubectl port,
-port-forward) and its lifecycle.
+"""Clusters: which one (target: kind, k3s or any context), the one cluster port every read and
+write goes through (port, with port-forward), kubeconfig contexts, and the kind/k3s lifecycle.
 """

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from gitops.core import run, tools
+from gitops.cluster.port import Port
+from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+
+NO_SERVER = ("no reachable API server in the current kubeconfig context "
+             "(set KUBECONFIG or run ./inv bootstrap)")
 
 
-def cluster_unreachable(context: str | None = None, timeout_s: int = 5) -> str | None:
+def cluster_unreachable(repo: Repo, context: str | None = None) -> str | None:
     """None when the kubeconfig's current (or given) context answers, else why not, in one sentence."""
     try:
-        kubectl = tools.require("kubectl")
-    except GitOpsError as exc:
-        return str(exc)
-    argv = [str(kubectl), f"--request-timeout={timeout_s}s"]
-    if context:
-        argv += ["--context", context]
-    result = run.run([*argv, "version", "-o", "yaml"], check=False, timeout=timeout_s + 5)
-    if result.returncode == 0 and "serverVersion" in result.stdout:
-        return None
-    return "no reachable API server in the current kubeconfig context (set KUBECONFIG or run ./inv bootstrap)"
+        port = Port(repo, Target("kind", context or "", managed=False))
+    except GitOpsError:
+        return NO_SERVER
+    return None if port.reachable() else NO_SERVER

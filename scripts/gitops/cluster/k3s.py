@@ -10,10 +10,10 @@ from pathlib import Path
 
 import requests
 
-from gitops.cluster.kubeconfig import write_private
 from gitops.cluster.target import K3S_CONTEXT, k3s_kubeconfig_path
-from gitops.core import config, run
+from gitops.core import files, run
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 UNIT = """[Unit]
 Description=Lightweight Kubernetes (k3s, pinned by TaskNote versions.yaml)
@@ -56,10 +56,10 @@ def fetch_verified(url: str, sha256: str, dest: Path) -> Path:
     return dest
 
 
-def install(host: str) -> Path:
+def install(repo: Repo, host: str) -> Path:
     """Install k3s on host (user@address) and return the adopted kubeconfig path."""
-    entry = config.version_of("tools", "k3s")
-    cluster_dir = config.PATHS.cluster("k3s")
+    entry = repo.version_of("tools", "k3s")
+    cluster_dir = repo.cluster("k3s")
     with tempfile.TemporaryDirectory(prefix="tasknote-k3s-") as tmp:
         binary = fetch_verified(str(entry["url"]), str(entry["sha256"]), Path(tmp) / "k3s")
         # The home directory, not /tmp: no other user can swap the binary before install.
@@ -89,7 +89,8 @@ def adopt(host: str) -> Path:
     text = ssh(host, "sudo", "cat", "/etc/rancher/k3s/k3s.yaml", timeout=60).stdout
     if "clusters:" not in text:
         raise GitOpsError(f"{host} has no /etc/rancher/k3s/k3s.yaml; install k3s first.")
-    return write_private(k3s_kubeconfig_path(), rewrite_kubeconfig(text, address))
+    # A kubeconfig carries client credentials: 0600 from its first byte.
+    return files.write_private(k3s_kubeconfig_path(), rewrite_kubeconfig(text, address).encode())
 
 
 def uninstall(host: str) -> None:

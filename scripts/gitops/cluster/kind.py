@@ -7,22 +7,23 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gitops.cluster.target import KIND_CLUSTER_NAME
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 
-def config_file() -> Path:
-    return config.PATHS.cluster("kind") / "kind-config.yaml"
+def config_file(repo: Repo) -> Path:
+    return repo.cluster("kind") / "kind-config.yaml"
 
 
-def clusters() -> list[str]:
-    kind = tools.require("kind")
+def clusters(repo: Repo) -> list[str]:
+    kind = tools.require("kind", repo)
     result = run.run([str(kind), "get", "clusters"], timeout=30)
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def exists(name: str = KIND_CLUSTER_NAME) -> bool:
-    return name in clusters()
+def exists(repo: Repo, name: str = KIND_CLUSTER_NAME) -> bool:
+    return name in clusters(repo)
 
 
 def create_argv(kind: Path, name: str, config_path: Path, node_image: str) -> list[str]:
@@ -31,37 +32,37 @@ def create_argv(kind: Path, name: str, config_path: Path, node_image: str) -> li
             "--image", node_image, "--wait", "120s"]
 
 
-def create(name: str = KIND_CLUSTER_NAME) -> str:
+def create(repo: Repo, name: str = KIND_CLUSTER_NAME) -> str:
     """Create the cluster unless it exists; returns its kubeconfig context.
 
     An existing cluster is recovered instead: its node containers are started (they stay
     stopped after a reboot or a Docker restart) and its context is exported again.
     """
-    kind = tools.require("kind")
-    if exists(name):
-        docker = tools.require("docker")
-        run.run([str(docker), "start", *nodes(name)], timeout=120)
+    kind = tools.require("kind", repo)
+    if exists(repo, name):
+        docker = tools.require("docker", repo)
+        run.run([str(docker), "start", *nodes(repo, name)], timeout=120)
         run.run([str(kind), "export", "kubeconfig", "--name", name], timeout=60)
     else:
-        node_image = str(config.version_of("kind", "node_image"))
+        node_image = str(repo.version_of("kind", "node_image"))
         if "@sha256:" not in node_image:
             raise GitOpsError(f"versions.yaml kind.node_image {node_image!r} has no digest; pin it.")
-        run.stream(create_argv(kind, name, config_file(), node_image), timeout=900)
+        run.stream(create_argv(kind, name, config_file(repo), node_image), timeout=900)
     return f"kind-{name}"
 
 
-def delete(name: str = KIND_CLUSTER_NAME) -> bool:
+def delete(repo: Repo, name: str = KIND_CLUSTER_NAME) -> bool:
     """Delete the cluster; False when there was none (deleting twice is not an error)."""
-    kind = tools.require("kind")
-    if not exists(name):
+    kind = tools.require("kind", repo)
+    if not exists(repo, name):
         return False
     run.run([str(kind), "delete", "cluster", "--name", name], timeout=300)
     return True
 
 
-def node_images(name: str = KIND_CLUSTER_NAME) -> set[str]:
+def node_images(repo: Repo, name: str = KIND_CLUSTER_NAME) -> set[str]:
     """Image references present on the control-plane node (what `kind load` already put there)."""
-    docker = tools.require("docker")
+    docker = tools.require("docker", repo)
     result = run.run([str(docker), "exec", f"{name}-control-plane", "crictl", "images", "-o", "json"],
                      timeout=60)
 
@@ -72,9 +73,9 @@ def node_images(name: str = KIND_CLUSTER_NAME) -> set[str]:
     return refs
 
 
-def load_images(refs: Iterable[str], name: str = KIND_CLUSTER_NAME) -> list[str]:
+def load_images(repo: Repo, refs: Iterable[str], name: str = KIND_CLUSTER_NAME) -> list[str]:
     """Load local images into the nodes (no registry needed for a laptop cluster)."""
-    kind = tools.require("kind")
+    kind = tools.require("kind", repo)
     loaded = []
     for ref in refs:
         run.run([str(kind), "load", "docker-image", "--name", name, ref], timeout=600)
@@ -102,29 +103,29 @@ def registry_configmap(host: str = REGISTRY_HOST) -> dict[str, object]:
             "data": {"localRegistryHosting.v1": f'host: "{host}"\nhelp: "https://kind.sigs.k8s.io/docs/user/local-registry/"\n'}}
 
 
-def nodes(name: str = KIND_CLUSTER_NAME) -> list[str]:
-    kind = tools.require("kind")
+def nodes(repo: Repo, name: str = KIND_CLUSTER_NAME) -> list[str]:
+    kind = tools.require("kind", repo)
     result = run.run([str(kind), "get", "nodes", "--name", name], timeout=30)
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def registry_ready(name: str = KIND_CLUSTER_NAME) -> bool:
-    docker = tools.require("docker")
+def registry_ready(repo: Repo, name: str = KIND_CLUSTER_NAME) -> bool:
+    docker = tools.require("docker", repo)
     state = run.run([str(docker), "inspect", "-f", "{{.State.Running}} {{json .NetworkSettings.Networks}}",
                      REGISTRY_CONTAINER], check=False, timeout=30)
     if state.returncode != 0 or not state.stdout.startswith("true") or '"kind"' not in state.stdout:
         return False
     path = f"/etc/containerd/certs.d/{REGISTRY_HOST}/hosts.toml"
-    for node in nodes(name):
+    for node in nodes(repo, name):
         seen = run.run([str(docker), "exec", node, "cat", path], check=False, timeout=30)
         if seen.stdout != registry_hosts_toml():
             return False
     return True
 
 
-def ensure_registry(name: str = KIND_CLUSTER_NAME) -> None:
+def ensure_registry(repo: Repo, name: str = KIND_CLUSTER_NAME) -> None:
     """Start the registry (127.0.0.1 only), join it to the kind network, point every node at it."""
-    docker = str(tools.require("docker"))
+    docker = str(tools.require("docker", repo))
     state = run.run([docker, "inspect", "-f", "{{.State.Running}}", REGISTRY_CONTAINER], check=False,
                     timeout=30)
     if state.returncode != 0:
@@ -138,14 +139,14 @@ def ensure_registry(name: str = KIND_CLUSTER_NAME) -> None:
     if '"kind"' not in networks:
         run.run([docker, "network", "connect", "kind", REGISTRY_CONTAINER], timeout=30)
     folder = f"/etc/containerd/certs.d/{REGISTRY_HOST}"
-    for node in nodes(name):
+    for node in nodes(repo, name):
         run.run([docker, "exec", node, "mkdir", "-p", folder], timeout=30)
         run.run([docker, "exec", "-i", node, "tee", f"{folder}/hosts.toml"], input_text=registry_hosts_toml(),
                 timeout=30)
 
 
-def delete_registry() -> bool:
-    docker = str(tools.require("docker"))
+def delete_registry(repo: Repo) -> bool:
+    docker = str(tools.require("docker", repo))
     result = run.run([docker, "rm", "-f", REGISTRY_CONTAINER], check=False, timeout=60)
     return result.returncode == 0
 
@@ -159,16 +160,16 @@ def local_reference(image: str, host: str = REGISTRY_HOST) -> str:
     return f"{host}/{name}" if ":" in name.rsplit("/", 1)[-1] else f"{host}/{name}:latest"
 
 
-def push_local(image: str) -> str:
+def push_local(repo: Repo, image: str) -> str:
     """Push a local image to the kind registry and return it by digest, as a release would."""
-    docker = str(tools.require("docker"))
+    docker = str(tools.require("docker", repo))
     ref = local_reference(image)
     run.run([docker, "tag", image, ref], timeout=60)
     run.run([docker, "push", ref], timeout=600)
     digests = run.run([docker, "image", "inspect", "-f", "{{json .RepoDigests}}", ref], timeout=60).stdout
-    repo = ref.rsplit(":", 1)[0]
+    repository = ref.rsplit(":", 1)[0]
     for entry in json.loads(digests or "[]"):
-        if str(entry).startswith(f"{repo}@sha256:"):
+        if str(entry).startswith(f"{repository}@sha256:"):
             return str(entry)
     raise GitOpsError(f"docker reports no digest for {ref} after the push; "
                       f"check the registry at {REGISTRY_HOST}.")

@@ -1,4 +1,8 @@
-"""`kubectl port-forward` as a managed child process: start, wait for its port, always stop."""
+"""A port-forward child process: start it, wait for the local port it reports, always stop it.
+
+The argv comes from gitops.cluster.port (the one place that builds kubectl argv); this module
+only manages the process, so it is tested with a small script standing in for kubectl.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from gitops.cluster.target import Target
-from gitops.core import run, tools
+from gitops.core import run
 from gitops.core.errors import GitOpsError
 
+# kubectl port-forward prints this once it listens: client-go tools/portforward/portforward.go
+# getListener, fmt.Fprintf(pf.out, "Forwarding from %s -> %d\n", ...).
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
 
 
@@ -51,14 +56,3 @@ def forwarded(argv: Sequence[str], *, what: str, ready_timeout_s: float = 30) ->
         yield port
     finally:
         child.stop()
-
-
-@contextmanager
-def service_url(target: Target, namespace: str, service: str = "tasknote-api",
-                remote_port: int = 80) -> Iterator[str]:
-    """http://127.0.0.1:<random port> forwarded to svc/<service> in namespace."""
-    kubectl = tools.require("kubectl")
-    argv = [str(kubectl), *target.kubectl_args(), "port-forward", "--address", "127.0.0.1",
-            "-n", namespace, f"svc/{service}", f":{remote_port}"]
-    with forwarded(argv, what=f"svc/{service} in {namespace}") as port:
-        yield f"http://127.0.0.1:{port}"

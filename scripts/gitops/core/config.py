@@ -1,10 +1,11 @@
-"""Repository paths, versions.yaml and the environment list, loaded once."""
+"""Facts every area shares: the environments and clusters, versions.yaml parsing, key lookups.
+
+Where the repository is lives in gitops.core.repo (the Repo value), not here.
+"""
 
 from __future__ import annotations
 
-import functools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,31 +13,9 @@ import yaml
 
 from gitops.core.errors import GitOpsError
 
-ROOT = Path(__file__).resolve().parents[3]
-VERSIONS_FILE = ROOT / "versions.yaml"
 CRD_DIR = Path("schemas") / "crds"  # custom resource schemas: <group>/<version>/<Kind>.yaml
 ENVIRONMENTS = ("dev", "staging", "prod")
 CLUSTERS = ("kind", "k3s")
-
-
-@dataclass(frozen=True)
-class Paths:
-    root: Path = ROOT
-    base: Path = ROOT / "base"
-    overlays: Path = ROOT / "overlays"
-    argocd: Path = ROOT / "argocd"
-    clusters: Path = ROOT / "clusters"
-    app: Path = ROOT / "apps" / "tasknote"
-    reports: Path = ROOT / "reports"
-
-    def overlay(self, env: str) -> Path:
-        return self.overlays / check_environment(env)
-
-    def cluster(self, name: str) -> Path:
-        return self.clusters / check_cluster(name)
-
-
-PATHS = Paths()
 
 
 def check_environment(env: str) -> str:
@@ -51,7 +30,7 @@ def check_cluster(name: str) -> str:
     return name
 
 
-def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
+def load_versions(path: Path) -> dict[str, Any]:
     """Parse a versions file; a broken one is a one-sentence error, not a traceback."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -62,12 +41,6 @@ def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise GitOpsError(f"{path} must be a mapping of sections; fix the file.")
     return data
-
-
-@functools.cache
-def versions() -> dict[str, Any]:
-    """The repository's versions.yaml, read once per process."""
-    return load_versions()
 
 
 def crd_schema_files(crd_dir: Path) -> dict[tuple[str, str, str], Path]:
@@ -91,11 +64,3 @@ def lookup(data: Any, *keys: str) -> Any:
         node = node[key]
     return node
 
-
-def version_of(*keys: str) -> Any:
-    """A value from versions.yaml by its key path, e.g. version_of("tools", "kind", "version")."""
-    value = lookup(versions(), *keys)
-    if value is None:
-        depth = next(i for i in range(1, len(keys) + 1) if lookup(versions(), *keys[:i]) is None)
-        raise GitOpsError(f"versions.yaml has no entry {'.'.join(keys[:depth])}; add it.")
-    return value

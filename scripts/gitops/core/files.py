@@ -1,4 +1,7 @@
-"""Atomic file writes: a reader or a crash sees the old file or the new one, never half of it."""
+"""Atomic file writes: a reader or a crash sees the old file or the new one, never half of it.
+
+Private files (keys, kubeconfigs) are 0600 from their first byte.
+"""
 
 from __future__ import annotations
 
@@ -30,3 +33,10 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Atomic write, mode 0600 from its first byte, in a 0700 directory: keys and kubeconfigs."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(path, data, mode=0o600)
+    return path

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitops.core import config, run
+from gitops.core import run
 from gitops.core.errors import GitOpsError
 
 IMAGE_PYTHON = "3.13"
@@ -57,7 +57,7 @@ def build_requirements(pyproject: Path) -> list[str]:
     return [str(r) for r in requires]
 
 
-def regenerate(root: Path = config.ROOT) -> list[Path]:
+def regenerate(root: Path) -> list[Path]:
     """Rewrite the repository lock and the image's two locks; returns the files written."""
     app = root / "apps" / "tasknote"
     run.stream(repo_lock_argv(), cwd=root)

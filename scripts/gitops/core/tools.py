@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops.core import config, run
+from gitops.core import run
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def install_hint(name: str, entry: dict[str, Any]) -> str:
     return str(entry.get("install", f"install {name}"))
 
 
-def spec(name: str, versions: dict[str, Any] | None = None) -> ToolSpec:
-    table = (versions or config.versions()).get("tools", {})
+def spec(name: str, versions: dict[str, Any]) -> ToolSpec:
+    table = versions.get("tools", {})
     if name not in table or name not in VERSION_PROBES:
         raise GitOpsError(f"no pinned tool named {name!r}; add it to versions.yaml tools.")
     entry = table[name]
@@ -78,9 +79,9 @@ def locate(name: str) -> Path | None:
     return Path(found) if found else None
 
 
-def require(name: str) -> Path:
+def require(name: str, repo: Repo) -> Path:
     """Return the tool's path, or raise one sentence naming the needed version and how to get it."""
-    tool = spec(name)
+    tool = spec(name, repo.versions)
     want = f"{name} {'' if tool.exact else '>= '}{tool.pinned}"
     path = locate(name)
     if path is None:
@@ -94,9 +95,9 @@ def require(name: str) -> Path:
     return path
 
 
-def docker_engine() -> Path:
+def docker_engine(repo: Repo) -> Path:
     """The docker CLI, checked against its pin, with an engine that answers."""
-    docker = require("docker")
+    docker = require("docker", repo)
     result = run.run([str(docker), "info", "--format", "{{.ServerVersion}}"], check=False, timeout=10)
     if result.returncode != 0 or not result.stdout.strip():
         raise GitOpsError(

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.core import config
+from gitops.core import config, imageref
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.delivery import gitflow, github
 from gitops.images import registry
-from gitops.manifests import overlays, render
+from gitops.manifests import checks, overlays, policy, render, validate
 from gitops.manifests.overlays import Pin
 
 IMAGES = ("tasknote",)  # kustomize image names the overlays pin (containers say `image: tasknote`)
@@ -29,7 +30,7 @@ IMAGES = ("tasknote",)  # kustomize image names the overlays pin (containers say
 class Options:
     """Where and how: the repository, its remote, whether to push and open a pull request."""
 
-    repo: Path = config.ROOT
+    repo: Repo
     remote: str = "origin"
     pull_request: bool = True
     base: str | None = None  # the pull request's base branch (default: the branch we started on)
@@ -68,18 +69,14 @@ def check_image(image: str) -> str:
     return image
 
 
-def render_overlay(repo: Path, env: str, *, use_cache: bool) -> list[render.Rendered]:
+def render_overlay(repo: Repo, env: str, *, use_cache: bool) -> list[render.Rendered]:
     """overlays/<env> of `repo` rendered the way `manifests.*` renders it (pinned kubectl)."""
-    from gitops.manifests import checks
-
     return checks.rendered(repo, f"overlays/{env}", use_cache=use_cache)
 
 
-def check_rendered(repo: Path, results: list[render.Rendered]) -> None:
+def check_rendered(repo: Repo, results: list[render.Rendered]) -> None:
     """What `./inv manifests.check --target overlays/<env>` does (schemas, policy), on a render
     already made: the edited overlay is rendered once, for this gate and the PR's object list."""
-    from gitops.manifests import checks, policy, validate
-
     report = checks.Report([r.target.name for r in results], problems=validate.validate(results, repo),
                            findings=policy.check(results))
     if not report.ok:
@@ -163,15 +160,15 @@ def _prepare_git(repo: Path, opts: Options) -> tuple[str, github.GitHub | None]:
 def _apply(repo: Path, change: Change, base: str, gh: github.GitHub | None, opts: Options) -> Outcome:
     gitflow.ensure_branch_absent(repo, change.branch, opts.remote if opts.pull_request else None)
     # Before the edit the overlay is what is committed: the render cache may answer.
-    before = docs_of(render_overlay(repo, change.env, use_cache=True))
+    before = docs_of(render_overlay(opts.repo, change.env, use_cache=True))
     original = change.path.read_bytes()
     tx = gitflow.Transaction()
     overlays.write_file(change.path, change.new_text)
     tx.add(f"edit of {change.path}", lambda: overlays.write_file(change.path, original.decode("utf-8")))
     try:
-        after = render_overlay(repo, change.env, use_cache=False)
+        after = render_overlay(opts.repo, change.env, use_cache=False)
         changed = changed_objects(before, docs_of(after))
-        check_rendered(repo, after)
+        check_rendered(opts.repo, after)
         gitflow.switch_new_branch(repo, change.branch, tx)
         sha = gitflow.commit(repo, [change.path], change.message, tx)
         pull = None
@@ -206,13 +203,12 @@ def _overlay(repo: Path, env: str, image: str) -> tuple[Path, str, Pin | None]:
 
 
 def bump(env: str, image: str, tag: str, image_registry: str | None = None,
-         opts: Options | None = None) -> Outcome:
+         *, opts: Options) -> Outcome:
     """Pin `image` in `env` to the digest `tag` points to now, through a branch, commit and PR."""
-    opts = opts or Options()
     config.check_environment(env)
     check_image(image)
-    registry.check_tag(tag)
-    repo = gitflow.toplevel(opts.repo)
+    imageref.check_tag(tag)
+    repo = gitflow.toplevel(opts.repo.root)
     path, text, old = _overlay(repo, env, image)
     if image_registry:
         new_name = f"{image_registry.rstrip('/')}/{image}"
@@ -220,7 +216,7 @@ def bump(env: str, image: str, tag: str, image_registry: str | None = None,
         new_name = old.new_name
     else:
         raise GitOpsError(f"overlays/{env} does not say which registry {image} comes from; pass --registry.")
-    registry.parse_image_name(new_name)
+    imageref.parse_image_name(new_name)
     base, gh = _prepare_git(repo, opts)
     digest = registry.resolve(new_name, tag, env=opts.env)
     new = Pin(image, new_name, tag, digest)
@@ -231,14 +227,13 @@ def bump(env: str, image: str, tag: str, image_registry: str | None = None,
 
 
 def promote(source: str, target: str, image: str = "tasknote", digest: str | None = None,
-            opts: Options | None = None) -> Outcome:
+            *, opts: Options) -> Outcome:
     """Copy the exact pin `source` runs into `target` (one step up), never rebuilding."""
-    opts = opts or Options()
     overlays.check_promotion(source, target)
     check_image(image)
     if digest is not None:
-        registry.check_digest(digest)
-    repo = gitflow.toplevel(opts.repo)
+        imageref.check_digest(digest)
+    repo = gitflow.toplevel(opts.repo.root)
     _, _, running = _overlay(repo, source, image)
     if running is None:
         raise GitOpsError(f"{source} has no pinned {image} to promote; bump {source} first.")
@@ -261,12 +256,11 @@ def promote(source: str, target: str, image: str = "tasknote", digest: str | Non
                   base, gh, opts)
 
 
-def rollback(env: str, image: str = "tasknote", opts: Options | None = None) -> Outcome:
+def rollback(env: str, image: str = "tasknote", *, opts: Options) -> Outcome:
     """Put back the pin `env` had before its last bump or promotion, through the same PR flow."""
-    opts = opts or Options()
     config.check_environment(env)
     check_image(image)
-    repo = gitflow.toplevel(opts.repo)
+    repo = gitflow.toplevel(opts.repo.root)
     path, text, current = _overlay(repo, env, image)
     last = gitflow.last_commit_touching(repo, path, f"{env}: {image} ")
     if last is None or current is None:

@@ -22,21 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+from gitops.images.aptsources import pick_mirror, read_apt_sources, sources_file
 
 LABEL = "org.tasknote.airgap"
 HASH_LABEL = "org.tasknote.airgap.inputs"
 # Bump when the build recipe in this module changes in a way the context files do not show.
 RECIPE = "3"
-APT_SOURCES = Path("/etc/apt")
-CONTEXTS = config.ROOT / "airgap"
 # debootstrap lives in /usr/sbin, which is not on a normal user's PATH.
 DEBOOTSTRAP_FALLBACKS = (Path("/usr/sbin/debootstrap"), Path("/sbin/debootstrap"))
-DEBIAN_CODENAMES = frozenset(
-    {"bullseye", "bookworm", "trixie", "forky", "duke", "sid",
-     "oldstable", "stable", "testing", "unstable"}
-)
 # Trimmed from the debootstrapped tree, like the upstream -slim images (paths relative to /).
 TRIM = (
     "var/lib/apt/lists", "var/cache/apt", "var/cache/debconf/*-old", "var/lib/dpkg/*-old",
@@ -83,14 +79,6 @@ class Built:
 
 
 @dataclass(frozen=True)
-class AptSource:
-    types: tuple[str, ...]
-    uris: tuple[str, ...]
-    suites: tuple[str, ...]
-    components: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Present:
     """An image found in the local store: its ID and labels."""
 
@@ -101,7 +89,7 @@ class Present:
 # --- versions.yaml ---------------------------------------------------------------------------
 
 
-def images_from(versions: Mapping[str, Any], contexts: Path = CONTEXTS) -> tuple[Image, ...]:
+def images_from(versions: Mapping[str, Any], contexts: Path) -> tuple[Image, ...]:
     """The images of versions.yaml `base_images.images`, in build order (bases first)."""
     section = versions.get("base_images")
     if not isinstance(section, dict) or not isinstance(section.get("images"), dict):
@@ -144,103 +132,6 @@ def order(images: Sequence[Image]) -> tuple[Image, ...]:
 def default_mirror(versions: Mapping[str, Any]) -> str:
     return str(versions.get("base_images", {}).get("mirror", {}).get("default",
                                                                      "http://deb.debian.org/debian"))
-
-
-# --- apt sources: which mirror this machine already uses --------------------------------------
-
-
-def parse_one_line(text: str) -> list[AptSource]:
-    """Parse sources.list one-line entries: `deb [opts] uri suite component...`."""
-    found: list[AptSource] = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        line = re.sub(r"\[[^\]]*\]", " ", line)
-        words = line.split()
-        if len(words) < 3 or words[0] not in ("deb", "deb-src"):
-            continue
-        found.append(AptSource((words[0],), (words[1],), (words[2],), tuple(words[3:])))
-    return found
-
-
-def parse_deb822(text: str) -> list[AptSource]:
-    """Parse deb822 `.sources` stanzas; `Enabled: no` stanzas are left out."""
-    found: list[AptSource] = []
-    for stanza in re.split(r"\n\s*\n", text):
-        fields: dict[str, str] = {}
-        key = ""
-        for raw in stanza.splitlines():
-            if raw.startswith("#") or not raw.strip():
-                continue
-            if raw[0] in " \t" and key:
-                fields[key] += " " + raw.strip()
-                continue
-            key, _, value = raw.partition(":")
-            key = key.strip().lower()
-            fields[key] = value.strip()
-        if not fields or fields.get("enabled", "yes").lower() == "no":
-            continue
-        if "uris" not in fields or "suites" not in fields:
-            continue
-        found.append(AptSource(
-            tuple(fields.get("types", "deb").split()), tuple(fields["uris"].split()),
-            tuple(fields["suites"].split()), tuple(fields.get("components", "").split()),
-        ))
-    return found
-
-
-def read_apt_sources(root: Path = APT_SOURCES) -> list[AptSource]:
-    """Every enabled source of this machine (`sources.list`, `sources.list.d/*.list|*.sources`)."""
-    files = [root / "sources.list"]
-    parts = root / "sources.list.d"
-    if parts.is_dir():
-        files += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
-    sources: list[AptSource] = []
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        sources += parse_deb822(text) if path.suffix == ".sources" else parse_one_line(text)
-    return sources
-
-
-def pick_mirror(sources: Iterable[AptSource], suite: str) -> str | None:
-    """The archive mirror for `suite`: a `deb` source of exactly that suite, else the mirror
-    this machine uses for any other Debian release (it serves every suite), else None."""
-    candidates = [s for s in sources if "deb" in s.types and "main" in s.components]
-
-    def mirror_of(source: AptSource) -> str | None:
-        for uri in source.uris:
-            if re.match(r"^(https?|ftp|file)://", uri) and not uri.rstrip("/").endswith("-security"):
-                return uri.rstrip("/")
-        return None
-
-    for source in candidates:
-        if suite in source.suites and (found := mirror_of(source)):
-            return found
-    for source in candidates:
-        if any(s in DEBIAN_CODENAMES for s in source.suites) and (found := mirror_of(source)):
-            return found
-    return None
-
-
-def security_mirror(mirror: str) -> str | None:
-    """deb.debian.org's security archive sits next to it; other mirrors are left alone."""
-    if re.match(r"^https?://deb\.debian\.org/debian$", mirror):
-        return mirror + "-security"
-    return None
-
-
-def sources_file(mirror: str, suite: str) -> str:
-    """The image's own deb822 sources, pointing at the mirror it was built from."""
-    text = (f"Types: deb\nURIs: {mirror}\nSuites: {suite} {suite}-updates\nComponents: main\n"
-            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
-    if security := security_mirror(mirror):
-        text += (f"\nTypes: deb\nURIs: {security}\nSuites: {suite}-security\nComponents: main\n"
-                 "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
-    return text
 
 
 # --- content hashes and the plan --------------------------------------------------------------
@@ -472,12 +363,12 @@ def drop_replaced(docker: Path, old: Present | None, ref: str) -> None:
 # --- the task's entry point ---------------------------------------------------------------------
 
 
-def ensure(*, force: bool = False, mirror: str | None = None, only: Sequence[str] = (),
+def ensure(repo: Repo, *, force: bool = False, mirror: str | None = None, only: Sequence[str] = (),
            progress: Callable[[str], None] = print) -> list[Built]:
     """Build every air-gapped image that is missing or stale (all of them with force)."""
-    docker = tools.docker_engine()
-    versions = config.versions()
-    images = images_from(versions)
+    docker = tools.docker_engine(repo)
+    versions = repo.versions
+    images = images_from(versions, repo.root / "airgap")
     unknown = [ref for ref in only if ref not in {i.ref for i in images}]
     if unknown:
         raise GitOpsError(f"{unknown[0]} is not an air-gapped image; use one of "

@@ -1,7 +1,11 @@
-"""Build the TaskNote image (apps/tasknote/Dockerfile) with its OCI labels and the CA secret.
+"""Build the TaskNote image (apps/tasknote/Dockerfile): the one build behind `./inv images.build`.
 
-The machine's CA bundle goes to BuildKit as the secret `ca` (pip inside the build trusts a
-TLS-inspecting proxy with it); it is mounted for one RUN and never stored in a layer.
+Two flavours of the same build: a local image (`tasknote:dev`, what compose and the tests run) and
+a release image (`<image>:<version>` plus `<image>:git-<sha12>`, what a registry receives). Both
+carry the OCI labels (source, revision, version) as build args for the Dockerfile's own LABEL
+lines and as --label flags, so a Dockerfile without those lines is labelled too. The machine's CA
+bundle goes to BuildKit as the secret `ca` (pip inside the build trusts a TLS-inspecting proxy
+with it); it is mounted for one RUN and never stored in a layer.
 """
 
 from __future__ import annotations
@@ -10,34 +14,41 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops.core import config, run, tools
+from gitops.core import imageref, run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL_PREFIX = "org.opencontainers.image."
+BUILD_TASK = "./inv images.build"
 
 # Defaults of the local app image and compose stack (shown in task help strings).
 IMAGE_TAG = "tasknote:dev"
-DEFAULT_TAG = IMAGE_TAG
 STACK_PROJECT = "tasknote"
 STACK_PORT = 8000
 
-
 @dataclass(frozen=True)
 class BuildSpec:
-    tag: str
+    refs: tuple[str, ...]
     version: str
     revision: str
     source: str
+    context: Path
     ca_file: Path | None
+    dockerfile: Path | None = None
+    platforms: tuple[str, ...] = ()
     no_cache: bool = False
-    context: Path = config.PATHS.app
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(ref.rsplit(":", 1)[1] for ref in self.refs)
 
 
-def app_version(pyproject: Path = config.PATHS.app / "pyproject.toml") -> str:
+def app_version(pyproject: Path) -> str:
     try:
         return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
     except (OSError, KeyError, tomllib.TOMLDecodeError):
@@ -49,7 +60,7 @@ def strip_credentials(url: str) -> str:
     return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url.strip(), flags=re.I)
 
 
-def git_revision(root: Path = config.ROOT) -> str:
+def git_revision(root: Path) -> str:
     """HEAD's commit, with -dirty when the app's files differ from it (the label must not lie)."""
     head = run.run(["git", "rev-parse", "HEAD"], cwd=root, check=False, timeout=10)
     if head.returncode != 0:
@@ -59,9 +70,22 @@ def git_revision(root: Path = config.ROOT) -> str:
     return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
-def git_source(root: Path = config.ROOT) -> str:
+def git_commit(root: Path) -> str:
+    """HEAD's full commit id: a release image names the exact commit it was built from."""
+    result = run.run(["git", "rev-parse", "HEAD"], cwd=root, check=False)
+    if result.returncode != 0:
+        raise GitOpsError(f"{root} has no git commit to label the image with; commit first.")
+    return result.stdout.strip()
+
+
+def git_source(root: Path) -> str:
     remote = run.run(["git", "remote", "get-url", "origin"], cwd=root, check=False, timeout=10)
     return strip_credentials(remote.stdout) if remote.returncode == 0 and remote.stdout.strip() else "unknown"
+
+
+def git_tag(revision: str) -> str:
+    """The tag naming the commit an image was built from (a release build adds it, push pushes it)."""
+    return f"git-{revision[:12]}"
 
 
 def ca_file() -> Path | None:
@@ -75,31 +99,69 @@ def ca_file() -> Path | None:
     return DEFAULT_CA if DEFAULT_CA.is_file() else None
 
 
-def default_spec(tag: str = DEFAULT_TAG, version: str = "", no_cache: bool = False) -> BuildSpec:
-    return BuildSpec(tag=tag, version=version or app_version(), revision=git_revision(),
-                     source=git_source(), ca_file=ca_file(), no_cache=no_cache)
+def local_spec(repo: Repo, tag: str = IMAGE_TAG, version: str = "", no_cache: bool = False) -> BuildSpec:
+    """tasknote:dev (or `tag`) from the working tree, labelled with HEAD (-dirty when it differs)."""
+    return BuildSpec(refs=(tag,), version=version or app_version(repo.app / "pyproject.toml"),
+                     revision=git_revision(repo.root), source=git_source(repo.root), context=repo.app,
+                     ca_file=ca_file(), no_cache=no_cache)
+
+
+def release_plan(image: str, version: str, revision: str, *, context: Path, source: str = "",
+                 dockerfile: Path | None = None, platforms: Sequence[str] = (),
+                 ca: Path | None = None) -> BuildSpec:
+    """image:<version> and image:git-<sha12>, checked before anything is built."""
+    imageref.parse_image_name(image)
+    imageref.check_tag(version)
+    if not re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise GitOpsError(f"{revision!r} is not a full git commit id.")
+    refs = (f"{image}:{version}", f"{image}:{git_tag(revision)}")
+    return BuildSpec(refs=refs, version=version, revision=revision, source=source, context=context,
+                     ca_file=ca, dockerfile=dockerfile, platforms=tuple(platforms))
+
+
+def release_spec(repo: Repo, image: str, version: str, *, context: Path | None = None,
+                 dockerfile: Path | None = None, platforms: Sequence[str] = ()) -> BuildSpec:
+    """The release build of the commit at HEAD."""
+    context = context or repo.app
+    if not (dockerfile or context / "Dockerfile").is_file():
+        raise GitOpsError(f"{context} has no Dockerfile; add one or pass --context.")
+    return release_plan(image, version, git_commit(repo.root), context=context, dockerfile=dockerfile,
+                        platforms=platforms, ca=ca_file())
 
 
 def build_argv(docker: str, spec: BuildSpec) -> list[str]:
-    argv = [docker, "build", "--progress=plain"]
+    many = len(spec.platforms) > 1
+    argv = [docker, "buildx", "build"] if many else [docker, "build"]
+    argv.append("--progress=plain")
     if spec.ca_file is not None:
         argv += ["--secret", f"id=ca,src={spec.ca_file}"]
-    for key, value in (("VERSION", spec.version), ("REVISION", spec.revision), ("SOURCE", spec.source)):
-        argv += ["--build-arg", f"{key}={value}"]
+    labels = {"version": spec.version, "revision": spec.revision, "source": spec.source}
+    for key, value in labels.items():
+        if value:
+            argv += ["--build-arg", f"{key.upper()}={value}", "--label", f"{LABEL_PREFIX}{key}={value}"]
+    if spec.platforms:
+        argv += ["--platform", ",".join(spec.platforms)]
+    if many:
+        # A multi-platform result cannot be loaded into the local store: the builder pushes it.
+        argv.append("--push")
     if spec.no_cache:
         argv.append("--no-cache")
-    return [*argv, "--tag", spec.tag, str(spec.context)]
+    if spec.dockerfile is not None:
+        argv += ["--file", str(spec.dockerfile)]
+    for ref in spec.refs:
+        argv += ["--tag", ref]
+    return [*argv, str(spec.context)]
 
 
-def build(spec: BuildSpec, *, quiet: bool = False, timeout_s: float = 1800) -> None:
+def build(repo: Repo, spec: BuildSpec, *, quiet: bool = False, timeout_s: float = 3600) -> BuildSpec:
     """docker build with BuildKit; output streams to the terminal unless quiet."""
-    docker = str(tools.docker_engine())
-    argv = build_argv(docker, spec)
+    argv = build_argv(str(tools.docker_engine(repo)), spec)
     env = {"DOCKER_BUILDKIT": "1"}
     if quiet:
         run.run(argv, env=env, timeout=timeout_s)
     else:
         run.stream(argv, env=env, timeout=timeout_s)
+    return spec
 
 
 @dataclass(frozen=True)
@@ -117,7 +179,7 @@ class ImageInfo:
         return self.size_bytes / 1_000_000
 
 
-def inspect(ref: str, build_with: str = "./inv app.build") -> ImageInfo:
+def inspect(ref: str, build_with: str = BUILD_TASK) -> ImageInfo:
     """The local image's id, size, user, env, labels and entrypoint; `build_with` names the task
     that makes it, for the error when it is missing."""
     result = run.run(["docker", "image", "inspect", ref], check=False, timeout=30)

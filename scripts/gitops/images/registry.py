@@ -24,6 +24,7 @@ import requests
 
 from gitops.core import run
 from gitops.core.errors import GitOpsError
+from gitops.core.imageref import DOCKER_HUB, check_digest, check_tag, parse_image_name
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -32,62 +33,13 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 ACCEPT = ", ".join(MANIFEST_TYPES)
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-# Docker's tag grammar: a word character, then up to 127 of word characters, '.', '-'.
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-]+[a-z0-9]+|__)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT_S = 15.0
 DEFAULT_ATTEMPTS = 4
-DOCKER_HUB = "registry-1.docker.io"
-
-
-def check_digest(digest: str) -> str:
-    """Return digest when it is `sha256:` and 64 lower-case hex digits; otherwise one sentence."""
-    if not DIGEST_RE.match(digest):
-        raise GitOpsError(
-            f"{digest!r} is not a sha256 digest; expected sha256: followed by 64 lower-case hex digits."
-        )
-    return digest
-
-
-def check_tag(tag: str) -> str:
-    if not TAG_RE.match(tag):
-        raise GitOpsError(
-            f"{tag!r} is not a valid image tag; use letters, digits, '_', '.', '-' (at most 128)."
-        )
-    return tag
 
 
 def digest_of(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-@dataclass(frozen=True)
-class ImageName:
-    """An image name split into registry host and repository: `localhost:5000/team/tasknote`."""
-
-    registry: str
-    repository: str
-
-    def __str__(self) -> str:
-        return f"{self.registry}/{self.repository}"
-
-
-def parse_image_name(name: str) -> ImageName:
-    """Split `host[:port]/repo` like Docker does: a first part with '.', ':' or 'localhost' is a host."""
-    if "@" in name or (":" in name.rsplit("/", 1)[-1]):
-        raise GitOpsError(f"{name!r} must be an image name without tag or digest, e.g. ghcr.io/org/tasknote.")
-    first, _, rest = name.partition("/")
-    if first in ("docker.io", "index.docker.io") and rest:
-        registry, repository = DOCKER_HUB, rest if "/" in rest else f"library/{rest}"
-    elif rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, rest
-    else:
-        registry, repository = DOCKER_HUB, name if "/" in name else f"library/{name}"
-    if not REPOSITORY_RE.match(repository):
-        raise GitOpsError(f"{repository!r} is not a valid repository name; use lower-case path components.")
-    return ImageName(registry, repository)
 
 
 def is_loopback(registry: str) -> bool:

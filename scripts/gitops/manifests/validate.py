@@ -26,6 +26,7 @@ from referencing import Registry, Resource
 from gitops.core import config
 from gitops.core.config import CRD_DIR, crd_schema_files
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.manifests import crds, objects, render
 from gitops.manifests.render import Rendered
 
@@ -214,15 +215,11 @@ def validate_docs(docs: Sequence[dict[str, Any]], target: str, validators: Valid
     return [p for doc in docs for p in validate_doc(doc, target, validators)]
 
 
-def validators_for(root: Path | None = None, versions: dict[str, Any] | None = None) -> Validators:
-    root = root or config.ROOT
-    versions = versions if versions is not None else config.load_versions(root / "versions.yaml")
-    return Validators(schema_source(root, versions))
+def validators_for(repo: Repo) -> Validators:
+    return Validators(schema_source(repo.root, repo.versions))
 
 
-def validate(rendered: Sequence[Rendered], root: Path | None = None,
-             versions: dict[str, Any] | None = None) -> list[Problem]:
-    """Every schema problem of every rendered target, in target order (versions: root's
-    versions.yaml when the caller has it parsed already)."""
-    validators = validators_for(root, versions)
+def validate(rendered: Sequence[Rendered], repo: Repo) -> list[Problem]:
+    """Every schema problem of every rendered target, in target order."""
+    validators = validators_for(repo)
     return [p for r in rendered for p in validate_docs(r.docs, r.target.name, validators)]

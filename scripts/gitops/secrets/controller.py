@@ -7,25 +7,27 @@ be exposed. The private keys are the Secrets labelled sealedsecrets.bitnami.com/
 in the controller's namespace (pkg/controller/keys.go); the documented backup is
 `kubectl get secret -n <ns> -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml`.
 
-All cluster access goes through a ControllerTransport. KubectlTransport is the real one (the
-pinned kubectl through gitops.core.run, request bodies on stdin); unit tests hand in recorded
-responses because no API server can run here.
+All cluster access goes through the cluster port (gitops.cluster.port): ControllerAccess turns
+the three calls the secrets tasks make into port requests (request bodies, never argv); unit
+tests hand in the port's test fake with recorded controller answers, because no API server can
+run here.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from cryptography import x509
 
-from gitops.core import config, files, run, tools
+from gitops.core import files
 from gitops.core.errors import GitOpsError
-from gitops.secrets import sealing
+from gitops.core.repo import Repo
+from gitops.secrets import crypto, keys, sealing
 
 CONTROLLER_SERVICE = "sealed-secrets-controller"
 
@@ -37,7 +39,24 @@ class ControllerTransport(Protocol):
 
     def post(self, path: str, body: bytes) -> bytes: ...
 
-    def key_secrets(self) -> bytes: ...
+    def key_secrets(self) -> list[dict[str, Any]]: ...
+
+
+class ApiPort(Protocol):
+    """The part of gitops.cluster.port.ClusterPort used here (typed structurally: secrets sits
+    below cluster in the layers, so it names what it needs instead of importing the port)."""
+
+    @property
+    def target(self) -> Any: ...
+
+    def raw(self, method: str, path: str, *, body: Any = None, query: dict[str, str] | None = None,
+            content_type: str = "application/json") -> bytes | None: ...
+
+    def list(self, api_version: str, kind: str, namespace: str = "",
+             label_selector: str = "") -> builtins.list[dict[str, Any]]: ...
+
+    def apply(self, objects: Sequence[dict[str, Any]], *, namespace: str = "",
+              field_manager: str = ...) -> builtins.list[dict[str, Any]]: ...
 
 
 def proxy_path(namespace: str, service: str, path: str) -> str:
@@ -46,51 +65,32 @@ def proxy_path(namespace: str, service: str, path: str) -> str:
 
 
 @dataclass(frozen=True)
-class KubectlTransport:
-    kubectl: Path
+class ControllerAccess:
+    """The controller of one cluster, reached through its cluster port."""
+
+    port: ApiPort
     namespace: str
     service: str = CONTROLLER_SERVICE
-    context: str | None = None
 
-    def _base(self) -> list[str]:
-        argv = [str(self.kubectl), "--request-timeout=30s"]
-        return [*argv, "--context", self.context] if self.context else argv
-
-    def get_argv(self, path: str) -> list[str]:
-        return [*self._base(), "get", "--raw", proxy_path(self.namespace, self.service, path)]
-
-    def post_argv(self, path: str) -> list[str]:
-        # `kubectl create --raw PATH -f -` POSTs stdin to PATH.
-        return [*self._base(), "create", "--raw", proxy_path(self.namespace, self.service, path), "-f", "-"]
-
-    def key_secrets_argv(self) -> list[str]:
-        return [*self._base(), "get", "secrets", "--namespace", self.namespace,
-                "--selector", sealing.KEY_LABEL, "--output", "yaml"]
-
-    def _call(self, argv: list[str], body: bytes | None = None) -> bytes:
-        result = run.run(argv, input_bytes=body, timeout=60, check=False)
-        if result.returncode != 0:
+    def _answer(self, data: bytes | None) -> bytes:
+        if data is None:
             raise GitOpsError(
                 f"the sealed-secrets controller ({self.namespace}/{self.service}) did not answer: "
-                f"{run.tail(result.stderr, 1) or 'no output'}; check the kube context and that the "
+                f"no such service on {self.port.target.context!r}; check the --target and that the "
                 "controller is running."
             )
-        return result.stdout.encode()
+        return data
 
     def get(self, path: str) -> bytes:
-        return self._call(self.get_argv(path))
+        return self._answer(self.port.raw("GET", proxy_path(self.namespace, self.service, path)))
 
     def post(self, path: str, body: bytes) -> bytes:
-        return self._call(self.post_argv(path), body)
+        # The controller reads a JSON object; the port sends it as the request body.
+        return self._answer(self.port.raw("POST", proxy_path(self.namespace, self.service, path),
+                                          body=json.loads(body)))
 
-    def key_secrets(self) -> bytes:
-        return self._call(self.key_secrets_argv())
-
-
-def kubectl_transport(context: str | None = None, namespace: str | None = None,
-                      service: str = CONTROLLER_SERVICE) -> KubectlTransport:
-    return KubectlTransport(tools.require("kubectl"), namespace or sealing.controller_namespace(),
-                            service, context or None)
+    def key_secrets(self) -> list[dict[str, Any]]:
+        return self.port.list("v1", "Secret", self.namespace, keys.KEY_LABEL)
 
 
 # --- fetch-cert ---------------------------------------------------------------------------
@@ -105,20 +105,21 @@ class FetchResult:
 
 
 def cluster_certificate(transport: ControllerTransport) -> x509.Certificate:
-    return sealing.load_certificate(transport.get("/v1/cert.pem"), "the certificate the controller served")
+    return crypto.load_certificate(transport.get("/v1/cert.pem"), "the certificate the controller served")
 
 
-def fetch_cert(cluster: str, transport: ControllerTransport, *, replace: bool = False,
-               root: Path = config.ROOT) -> FetchResult:
+def fetch_cert(repo: Repo, cluster: str, transport: ControllerTransport, *,
+               replace: bool = False) -> FetchResult:
     """Write the controller's certificate into clusters/<cluster>/, refusing a silent swap."""
-    target = sealing.cert_path(cluster, root)
+    root = repo.root
+    target = sealing.cert_path(cluster, repo)
     cert = cluster_certificate(transport)
-    new_print = sealing.fingerprint(cert)
+    new_print = crypto.fingerprint(cert)
     previous = None
     if target.exists():
         try:
-            old = sealing.load_certificate(target.read_bytes(), str(target.relative_to(root)))
-            previous = sealing.fingerprint(old)
+            old = crypto.load_certificate(target.read_bytes(), str(target.relative_to(root)))
+            previous = crypto.fingerprint(old)
         except GitOpsError:
             previous = "unreadable"
         if previous == new_print:
@@ -127,10 +128,10 @@ def fetch_cert(cluster: str, transport: ControllerTransport, *, replace: bool = 
             raise GitOpsError(
                 f"the cluster's certificate ({new_print}) does not match {target.relative_to(root)} "
                 f"({previous}): either the kube context points at another cluster or the controller "
-                "rotated its key; check the context, then pass --replace and run secrets.reencrypt."
+                "rotated its key; check the --target, then pass --replace and run secrets.reencrypt."
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    files.atomic_write(target, sealing.cert_pem(cert))
+    files.atomic_write(target, crypto.cert_pem(cert))
     return FetchResult(target, True, new_print, previous)
 
 
@@ -171,19 +172,20 @@ def _rotated(response: bytes, original: dict[str, Any]) -> dict[str, Any]:
     return ordered
 
 
-def reencrypt(cluster: str, transport: ControllerTransport, root: Path = config.ROOT) -> ReencryptResult:
+def reencrypt(repo: Repo, cluster: str, transport: ControllerTransport) -> ReencryptResult:
     """Re-encrypt every SealedSecret of the cluster's environments with its newest key.
 
     The committed certificate must be the cluster's current one (fetch-cert --replace after a
     rotation): that proves the context is the right cluster and keeps offline sealing in step.
     Every object is re-encrypted in memory before the first file is written.
     """
-    committed_path, committed = sealing.read_cluster_certificate(cluster, root)
+    root = repo.root
+    committed_path, committed = sealing.read_cluster_certificate(cluster, repo)
     live = cluster_certificate(transport)
-    if sealing.fingerprint(live) != sealing.fingerprint(committed):
+    if crypto.fingerprint(live) != crypto.fingerprint(committed):
         raise GitOpsError(
             f"the cluster's certificate does not match {committed_path.relative_to(root)}: run "
-            f"./inv secrets.fetch-cert --cluster {cluster} (with --replace after a key rotation) first."
+            f"./inv secrets.fetch-cert --target {cluster} (with --replace after a key rotation) first."
         )
     planned: list[tuple[Path, bytes]] = []
     count = 0
@@ -203,45 +205,28 @@ def reencrypt(cluster: str, transport: ControllerTransport, root: Path = config.
 # --- backup-key ---------------------------------------------------------------------------
 
 
-def key_items(listing: bytes) -> list[dict[str, Any]]:
-    try:
-        doc = yaml.safe_load(listing)
-    except yaml.YAMLError:
-        raise GitOpsError("kubectl's list of key Secrets is not YAML; check the kubectl version.") from None
-    items: Sequence[Any] = doc.get("items", []) if isinstance(doc, dict) else []
-    keys = [i for i in items if isinstance(i, dict) and "tls.key" in (i.get("data") or {})]
-    if not keys:
+def key_items(listing: Sequence[Any]) -> list[dict[str, Any]]:
+    found = [i for i in listing if isinstance(i, dict) and "tls.key" in (i.get("data") or {})]
+    if not found:
         raise GitOpsError(
-            f"the controller's namespace holds no Secret labelled {sealing.KEY_LABEL}; check "
+            f"the controller's namespace holds no Secret labelled {keys.KEY_LABEL}; check "
             "--namespace and that the controller has started once."
         )
-    return keys
+    return found
 
 
-def backup_keys(out: Path, transport: ControllerTransport, *, force: bool = False,
-                root: Path = config.ROOT) -> tuple[Path, int]:
+def backup_keys(repo: Repo, out: Path, transport: ControllerTransport, *,
+                force: bool = False) -> tuple[Path, int]:
     """Export the controller's private keys to `out` (outside the repo, 0600)."""
-    target = sealing.check_backup_path(out, root)
+    target = keys.check_backup_path(out, repo)
     if target.exists() and not force:
         raise GitOpsError(f"{target} already exists; pass --force to overwrite it or choose another path.")
     items = key_items(transport.key_secrets())
-    sealing.write_private(target, sealing.backup_document(items))
+    files.write_private(target, keys.backup_document(items))
     return target, len(items)
 
 
-def apply_argv(kubectl: Path, context: str | None) -> list[str]:
-    base = [str(kubectl), "--request-timeout=30s"] + (["--context", context] if context else [])
-    return [*base, "apply", "--server-side", "--field-manager=tasknote-secrets", "-f", "-"]
-
-
-def apply_keys(manifests: Sequence[dict[str, Any]], context: str | None = None) -> int:
-    """Apply restored key Secrets; the private keys go to kubectl on stdin, never on its command line."""
-    kubectl = tools.require("kubectl")
-    document = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)})
-    result = run.run(apply_argv(kubectl, context), input_text=document, timeout=120, check=False)
-    if result.returncode != 0:
-        raise GitOpsError(
-            f"kubectl could not apply the key Secrets: {run.tail(result.stderr, 1) or 'no output'}; "
-            "check the kube context and that the controller's namespace exists."
-        )
+def apply_keys(port: ApiPort, manifests: Sequence[dict[str, Any]]) -> int:
+    """Apply restored key Secrets; the private keys travel in the request body, never in argv."""
+    port.apply(manifests, field_manager="tasknote-secrets")
     return len(manifests)

@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from detect_secrets.core.scan import _process_line_based_plugins
+from detect_secrets.settings import default_settings
 
-from gitops.core import config, run
+from gitops.core import run
 from gitops.core.errors import GitOpsError
 
 ALLOWLIST = ".secretscan-allow.yaml"
@@ -176,11 +178,6 @@ def _safe_shape(kind: str, value: str | None, line: str, sealed: set[str]) -> bo
 def detect(path: str, numbered_lines: Sequence[tuple[int, str]], sealed: set[str],
            allow: Sequence[Allowed]) -> list[tuple[int, str]]:
     """(line, detector name) for each detect-secrets finding in these lines that is not allowed."""
-    try:
-        from detect_secrets.core.scan import _process_line_based_plugins
-        from detect_secrets.settings import default_settings
-    except ImportError:
-        raise GitOpsError("detect-secrets is missing; run ./inv again to install the lock file.") from None
     text_of = dict(numbered_lines)
     found = []
     with default_settings():
@@ -345,7 +342,7 @@ class ScanReport:
         return not self.findings
 
 
-def scan(root: Path = config.ROOT, *, history: bool = True, staged: bool = False,
+def scan(root: Path, *, history: bool = True, staged: bool = False,
          refs: Sequence[str] = ALL_REFS) -> ScanReport:
     """Scan the working tree (or only the staged files) and, unless told not to, the history of `refs`."""
     allow = load_allowlist(root / ALLOWLIST)
@@ -361,7 +358,7 @@ def scan(root: Path = config.ROOT, *, history: bool = True, staged: bool = False
 HOOK_SOURCE = Path("scripts/hooks/pre-commit")
 
 
-def install_hook(root: Path = config.ROOT) -> Path:
+def install_hook(root: Path) -> Path:
     """Point the repository's pre-commit hook at scripts/hooks/pre-commit (never clobbering another)."""
     hooks = Path(_git(root, "rev-parse", "--git-path", "hooks").strip())
     hooks = hooks if hooks.is_absolute() else root / hooks

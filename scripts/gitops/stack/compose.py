@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.images import app
 
-COMPOSE_FILE = config.PATHS.app / "compose.yaml"
 DEFAULT_PROJECT = app.STACK_PROJECT
 DEFAULT_PORT = app.STACK_PORT
 DB_USER = "tasknote"
@@ -31,10 +31,14 @@ PASSWORD_VAR = "POSTGRES_PASSWORD"  # noqa: S105  # the variable's name, not a v
 
 @dataclass(frozen=True)
 class Stack:
+    repo: Repo
     project: str = DEFAULT_PROJECT
     port: int = DEFAULT_PORT
-    image: str = app.DEFAULT_TAG
-    compose_file: Path = COMPOSE_FILE
+    image: str = app.IMAGE_TAG
+
+    @property
+    def compose_file(self) -> Path:
+        return self.repo.app / "compose.yaml"
 
     @property
     def url(self) -> str:
@@ -194,14 +198,14 @@ def project_containers(stack: Stack, service: str | None = None) -> list[str]:
 def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
        progress: Callable[[str], None] = print) -> dict[str, Service]:
     """Build the image (unless build=False), start every service and wait until all are healthy."""
-    tools.docker_engine()
+    tools.docker_engine(stack.repo)
     # Another stack (or program) on the port would fail compose half-way; say so before building.
     if not project_containers(stack) and not port_free(stack.port):
         raise GitOpsError(f"port {stack.port} on 127.0.0.1 is already in use; pass --port with a free one "
                           f"(and --project to run a second stack).")
     if build:
         progress(f"building {stack.image}")
-        app.build(app.default_spec(tag=stack.image))
+        app.build(stack.repo, app.local_spec(stack.repo, tag=stack.image))
     else:
         app.inspect(stack.image)  # a missing image is one sentence, not a compose pull error
     password = existing_password(stack)
@@ -227,14 +231,14 @@ def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
 
 def down(stack: Stack, *, volumes: bool = False) -> None:
     """Stop and remove the stack's containers and network (and its database volume with volumes)."""
-    tools.docker_engine()
+    tools.docker_engine(stack.repo)
     args = ["down", "--remove-orphans", "--timeout", "20", *(["--volumes"] if volumes else [])]
     run.stream(stack.argv(*args), env=stack.env(secrets.token_urlsafe(16)), timeout=180)
 
 
 def logs(stack: Stack, *, services: Sequence[str] = (), tail: int = 100, follow: bool = False) -> None:
     """Show (and with follow, keep showing) the services' logs; Ctrl-C ends a follow."""
-    tools.docker_engine()
+    tools.docker_engine(stack.repo)
     args = ["logs", "--tail", str(tail), *(["--follow"] if follow else []), *services]
     run.stream(stack.argv(*args), env=stack.env(secrets.token_urlsafe(16)),
                timeout=7 * 24 * 3600 if follow else 120)

@@ -6,42 +6,58 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from gitops.core import config
 from gitops.core.errors import GitOpsError
+from gitops.tasks._targets import (
+    CLUSTER_KIND_HELP,
+    DEPRECATED_CLUSTER_HELP,
+    DEPRECATED_CONTEXT_HELP,
+    TARGET_HELP,
+    choose,
+)
 from gitops.tasks._task import task
 
-# The cluster modules (requests for k3s, the kubeconfig handling) are imported inside each task:
+# The cluster modules (requests for k3s, the kubernetes client) are imported inside each task:
 # `./inv --list` and the other namespaces should not pay for them.
 
-CLUSTER_HELP = f"which cluster: {' or '.join(config.CLUSTERS)} (default kind)"
+MANAGED_HELP = "kind or k3s: the cluster the automation creates and deletes (default kind)"
 
 
-@task(help={"cluster": CLUSTER_HELP,
+def managed(target: str, cluster: str) -> str:
+    chosen = choose(target, cluster=cluster, default="kind")
+    if not chosen.managed:
+        raise GitOpsError(f"{chosen.spec} is an existing context; cluster.create and cluster.delete "
+                          "only manage --target kind or --target k3s.")
+    return chosen.cluster
+
+
+@task(help={"target": MANAGED_HELP, "cluster": DEPRECATED_CLUSTER_HELP,
             "host": "k3s only: USER@HOST of the VPS to install the pinned k3s on over SSH",
             "adopt": "k3s only: k3s already runs on --host; just fetch its kubeconfig"})
-def create(c: Any, cluster: str = "kind", host: str = "", adopt: bool = False) -> None:
+def create(c: Any, target: str = "", cluster: str = "", host: str = "", adopt: bool = False) -> None:
     """Create a kind cluster from clusters/kind, or install/adopt k3s on a VPS."""
     from gitops.cluster import k3s, kind
+    from gitops.core.repo import Repo
 
-    config.check_cluster(cluster)
-    if cluster == "kind":
-        print(f"kind cluster ready; kubeconfig context {kind.create()}")
+    if managed(target, cluster) == "kind":
+        print(f"kind cluster ready; kubeconfig context {kind.create(Repo.discover())}")
         return
     if not host:
         raise GitOpsError("k3s needs --host USER@HOST (the VPS to install on or adopt).")
-    path = k3s.adopt(host) if adopt else k3s.install(host)
+    path = k3s.adopt(host) if adopt else k3s.install(Repo.discover(), host)
     print(f"k3s kubeconfig written to {path} (mode 0600); export KUBECONFIG={path}")
 
 
-@task(help={"cluster": CLUSTER_HELP, "host": "k3s only: USER@HOST to uninstall k3s from"})
-def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
+@task(help={"target": MANAGED_HELP, "cluster": DEPRECATED_CLUSTER_HELP,
+            "host": "k3s only: USER@HOST to uninstall k3s from"})
+def delete(c: Any, target: str = "", cluster: str = "", host: str = "") -> None:
     """Delete the kind cluster, or uninstall k3s from the VPS (a second delete is a no-op)."""
     from gitops.cluster import k3s, kind
+    from gitops.core.repo import Repo
 
-    config.check_cluster(cluster)
-    if cluster == "kind":
-        print("kind cluster deleted" if kind.delete() else "no kind cluster to delete")
-        if kind.delete_registry():
+    if managed(target, cluster) == "kind":
+        repo = Repo.discover()
+        print("kind cluster deleted" if kind.delete(repo) else "no kind cluster to delete")
+        if kind.delete_registry(repo):
             print(f"registry container {kind.REGISTRY_CONTAINER} removed")
         return
     if not host:
@@ -50,15 +66,17 @@ def delete(c: Any, cluster: str = "kind", host: str = "") -> None:
     print(f"k3s removed from {host}")
 
 
-@task(help={"cluster": CLUSTER_HELP, "context": "an existing kubeconfig context to check instead"})
-def kubeconfig_(c: Any, cluster: str = "kind", context: str = "") -> None:
+@task(help={"target": f"{TARGET_HELP} (default kind)", "cluster-kind": CLUSTER_KIND_HELP,
+            "cluster": DEPRECATED_CLUSTER_HELP, "context": DEPRECATED_CONTEXT_HELP})
+def kubeconfig_(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "",
+                context: str = "") -> None:
     """Print the kubeconfig context (and file) of a cluster and check its API server answers."""
     from gitops.cluster import kubeconfig
-    from gitops.cluster.target import resolve
+    from gitops.core.repo import Repo
 
-    target = resolve(cluster, context)
-    kubeconfig.require_reachable(target)
-    print(target.context if target.kubeconfig is None else f"{target.context} in {target.kubeconfig}")
+    chosen = choose(target, cluster_kind, cluster=cluster, context=context, default="kind")
+    kubeconfig.require_reachable(Repo.discover(), chosen)
+    print(chosen.context if chosen.kubeconfig is None else f"{chosen.context} in {chosen.kubeconfig}")
 
 
 @task(help={"image": "a local image reference to load into the kind nodes (repeatable)"},
@@ -66,10 +84,11 @@ def kubeconfig_(c: Any, cluster: str = "kind", context: str = "") -> None:
 def load(c: Any, image: list[str]) -> None:
     """Load local images into the kind cluster's nodes (no registry needed)."""
     from gitops.cluster import kind
+    from gitops.core.repo import Repo
 
     if not image:
         raise GitOpsError("give at least one --image REF to load.")
-    for ref in kind.load_images(image):
+    for ref in kind.load_images(Repo.discover(), image):
         print(f"loaded {ref}")
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from invoke.collection import Collection
 
-from gitops.core import config
 from gitops.core.errors import GitOpsError
 from gitops.tasks._task import task
 
@@ -31,17 +31,19 @@ def pytest_argv(*paths: str, tier: str, k: str, tiers: tuple[str, ...], what: st
     return argv
 
 
-def run_linters() -> None:
+def run_linters(root: Path) -> None:
     from gitops.core import run
 
-    run.stream([*python_tool("ruff"), "check", "."], cwd=config.ROOT)
-    run.stream([*python_tool("mypy")], cwd=config.ROOT)
+    run.stream([*python_tool("ruff"), "check", "."], cwd=root)
+    run.stream([*python_tool("mypy")], cwd=root)
 
 
 @task(help={})
 def lint(c: Any) -> None:
     """Run ruff over the repository and mypy (strict) over scripts/gitops."""
-    run_linters()
+    from gitops.core.repo import Repo
+
+    run_linters(Repo.discover().root)
 
 
 @task(
@@ -54,12 +56,14 @@ def lint(c: Any) -> None:
 def test(c: Any, tier: str = "", k: str = "", lint: bool = True) -> None:
     """The test command: ruff, mypy, then pytest over every tier this machine can run."""
     from gitops.core import run
+    from gitops.core.repo import Repo
 
+    root = Repo.discover().root
     if lint:
-        run_linters()
+        run_linters(root)
     argv = pytest_argv(tier=tier, k=k, tiers=("unit", "manifests", "integration", "e2e"))
     # A failing run raises run.CommandError, itself a GitOpsError naming the command.
-    run.stream(argv, cwd=config.ROOT, timeout=3 * 3600)
+    run.stream(argv, cwd=root, timeout=3 * 3600)
 
 
 @task(help={})
@@ -68,9 +72,11 @@ def lock(c: Any) -> None:
     pyproject.toml files) and apps/tasknote/requirements.lock + build-requirements.lock (the image's
     runtime dependencies and build backend, resolved for Python 3.13 on Linux x86_64)."""
     from gitops.core import lockfiles
+    from gitops.core.repo import Repo
 
-    for path in lockfiles.regenerate():
-        print(f"wrote {path.relative_to(config.ROOT)}")
+    root = Repo.discover().root
+    for path in lockfiles.regenerate(root):
+        print(f"wrote {path.relative_to(root)}")
 
 
 TASKS = [test]

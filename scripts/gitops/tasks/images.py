@@ -5,7 +5,10 @@ from __future__ import annotations
 from invoke.collection import Collection
 from invoke.context import Context
 
+from gitops.images.app import IMAGE_TAG
 from gitops.tasks._task import task
+
+# The domain modules are imported inside each task: `./inv --list` should not pay for them.
 
 ns = Collection("images")
 
@@ -17,34 +20,48 @@ ns = Collection("images")
 })
 def airgap(c: Context, force: bool = False, mirror: str = "", only: list[str] | None = None) -> None:
     """Build the air-gapped base images (Debian, Python, distroless, PostgreSQL, Redis, registry) locally."""
+    from gitops.core.repo import Repo
     from gitops.images import airgap as domain
 
-    results = domain.ensure(force=force, mirror=mirror or None, only=only or ())
+    results = domain.ensure(Repo.discover(), force=force, mirror=mirror or None, only=only or ())
     for item in results:
         took = f" in {item.seconds:.0f} s" if item.action == "build" else ""
         print(f"{item.ref:45} {'built' if item.action == 'build' else 'skipped'} ({item.reason}){took}")
 
 
-ns.add_task(airgap)
-
-
 @task(iterable=["platform"], help={
-    "version": "version tag for the image, e.g. 1.4.2 (a git-<sha12> tag is added)",
-    "image": "image name to tag, registry included (default: localhost:5001/tasknote, kind's registry)",
-    "context": "build context (default: apps/tasknote)",
-    "platform": "target platform (repeatable; more than one builds with buildx and pushes)",
+    "version": "release build: tag <image>:<version> and <image>:git-<sha12> of HEAD, e.g. 1.4.2 "
+               f"(without it: a local build tagged --tag, {IMAGE_TAG} by default)",
+    "image": "image name of a release build, registry included (default: localhost:5001/tasknote, "
+             "kind's registry)",
+    "tag": f"image reference of a local build (default {IMAGE_TAG}); not used with --version",
+    "context": "build context of a release build (default: apps/tasknote)",
+    "platform": ("target platform of a release build (repeatable; more than one builds with buildx "
+                 "and pushes)"),
+    "no-cache": "build every layer again (BuildKit's pip cache mount still applies)",
 })
-def build(c: Context, version: str, image: str = "", context: str = "",
-          platform: list[str] | None = None) -> None:
-    """Build the app image with OCI labels, tagged with its version and git commit."""
+def build(c: Context, version: str = "", image: str = "", tag: str = IMAGE_TAG, context: str = "",
+          platform: list[str] | None = None, no_cache: bool = False) -> None:
+    """Build the TaskNote image from apps/tasknote/Dockerfile with OCI labels (source, revision,
+    version) and the machine CA as the BuildKit secret `ca` ($TASKNOTE_CA_FILE overrides it)."""
+    from dataclasses import replace
     from pathlib import Path
 
-    from gitops.images import publish as domain
+    from gitops.core.repo import Repo
+    from gitops.images import app, publish
 
-    built = domain.build(image or domain.DEFAULT_IMAGE, version, context=Path(context) if context else None,
-                         platforms=platform or ())
-    for ref in built.refs:
-        print(f"built {ref}")
+    repo = Repo.discover()
+    if version:
+        spec = replace(app.release_spec(repo, image or publish.DEFAULT_IMAGE, version,
+                                        context=Path(context) if context else None, platforms=platform or ()),
+                       no_cache=no_cache)
+    else:
+        spec = app.local_spec(repo, tag=tag, no_cache=no_cache)
+    app.build(repo, spec)
+    for ref in spec.refs:
+        info = app.inspect(ref) if len(spec.platforms) <= 1 else None
+        size = f" ({info.id[7:19]}, {info.size_mb:.1f} MB)" if info else ""
+        print(f"built {ref}{size} version {spec.version} revision {spec.revision}")
 
 
 @task(help={
@@ -53,14 +70,16 @@ def build(c: Context, version: str, image: str = "", context: str = "",
 })
 def push(c: Context, version: str, image: str = "") -> None:
     """Push the image's tags, then print the digest the registry serves for the version tag."""
-    from gitops.images import publish as domain
+    from gitops.core.repo import Repo
+    from gitops.images import app, publish
 
-    name = image or domain.DEFAULT_IMAGE
+    name = image or publish.DEFAULT_IMAGE
     # The commit the image was built from (its label), not HEAD: HEAD may have moved since.
-    revision = domain.revision_of(f"{name}:{version}")
-    digest = domain.push(name, [version, domain.git_tag(revision)])
+    revision = publish.revision_of(f"{name}:{version}")
+    digest = publish.push(Repo.discover(), name, [version, app.git_tag(revision)])
     print(f"{name}:{version}@{digest}")
 
 
+ns.add_task(airgap)
 ns.add_task(build)
 ns.add_task(push)

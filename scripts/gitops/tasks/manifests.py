@@ -34,9 +34,10 @@ def finish(report: checks.Report, fmt: str) -> None:
 def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool = True) -> None:
     """Print (or write) the objects `kubectl kustomize` renders for a target, or for all of them."""
     from gitops.core.files import atomic_write
+    from gitops.core.repo import Repo
     from gitops.manifests import checks, render
 
-    results = checks.rendered(checks.resolve_root(root), target, cache)
+    results = checks.rendered(Repo.chosen(root), target, cache)
     if out and len(results) != 1:
         raise GitOpsError("--out needs exactly one --target; name one of them.")
     text = "".join(
@@ -52,10 +53,11 @@ def render_(c: Any, target: str = "", out: str = "", root: str = "", cache: bool
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def validate(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
     """Validate every rendered object against the Kubernetes and CRD schemas (unknown kinds fail)."""
+    from gitops.core.repo import Repo
     from gitops.manifests import checks
 
     fmt = checks.check_format(format)
-    finish(checks.run(checks.resolve_root(root), target, rules=False, use_cache=cache), fmt)
+    finish(checks.run(Repo.chosen(root), target, rules=False, use_cache=cache), fmt)
 
 
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP,
@@ -63,6 +65,7 @@ def validate(c: Any, target: str = "", format: str = "text", root: str = "", cac
 def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True,
            list_rules: bool = False) -> None:
     """Apply the policy rules (TN001...) to every rendered object; errors exit non-zero."""
+    from gitops.core.repo import Repo
     from gitops.manifests import checks
     from gitops.manifests.policy.rules import RULES
 
@@ -71,25 +74,38 @@ def policy(c: Any, target: str = "", format: str = "text", root: str = "", cache
             print(f"{rule.id} {rule.severity:7} {rule.name}: {rule.rationale}\n        fix: {rule.fix}")
         return
     fmt = checks.check_format(format)
-    finish(checks.run(checks.resolve_root(root), target, schemas=False, use_cache=cache), fmt)
+    finish(checks.run(Repo.chosen(root), target, schemas=False, use_cache=cache), fmt)
 
 
 @task(help={"target": TARGET_HELP, "format": FORMAT_HELP, "root": ROOT_HELP, "cache": CACHE_HELP})
 def check(c: Any, target: str = "", format: str = "text", root: str = "", cache: bool = True) -> None:
-    """Render, validate and policy-check every overlay and cluster root (what CI and conformance run)."""
+    """Render, validate and policy-check every overlay and cluster root (what CI and conformance run;
+    manifests.pins checks the pins)."""
+    from gitops.core.repo import Repo
     from gitops.manifests import checks
 
     fmt = checks.check_format(format)
-    finish(checks.run(checks.resolve_root(root), target, use_cache=cache), fmt)
+    finish(checks.run(Repo.chosen(root), target, use_cache=cache), fmt)
+
+
+@task(help={"format": FORMAT_HELP, "root": ROOT_HELP})
+def pins(c: Any, format: str = "text", root: str = "") -> None:
+    """Compare every pinned version (lock files, Dockerfiles, compose, manifests, Argo CD, kind,
+    workflows, schemas) with versions.yaml, the one source."""
+    from gitops.core.repo import Repo
+    from gitops.manifests import checks
+
+    finish(checks.pin_report(Repo.chosen(root)), checks.check_format(format))
 
 
 @task(help={"url": "the Git URL your fork is cloned from, e.g. https://github.com/you/tasknote-gitops.git",
             "root": ROOT_HELP})
 def set_repo(c: Any, url: str, root: str = "") -> None:
     """Point versions.yaml and every Argo CD object at your fork's URL (commit and push the result)."""
-    from gitops.manifests import checks, repo_url
+    from gitops.core.repo import Repo
+    from gitops.manifests import repo_url
 
-    changed = repo_url.retarget(checks.resolve_root(root), url)
+    changed = repo_url.retarget(Repo.chosen(root).root, url)
     for path in changed:
         print(f"updated {path}")
     print("already pointing there; nothing changed" if not changed else
@@ -105,14 +121,14 @@ def set_repo(c: Any, url: str, root: str = "") -> None:
 def crds_refresh(c: Any, group: str = "", add: str = "", repo: str = "", from_file: str = "",
                  fetched_from: str = "", root: str = "") -> None:
     """Download the vendored CRD files of the pinned releases from GitHub (needs internet)."""
-    from gitops.core import config
-    from gitops.manifests import checks, crds, crds_refresh
+    from gitops.core.repo import Repo
+    from gitops.manifests import crds, crds_refresh
 
-    chosen = checks.resolve_root(root)
+    checkout = Repo.chosen(root)
+    chosen, versions = checkout.root, checkout.versions
     groups = [group] if group else [g.group for g in crds.groups(chosen)]
     if (add or from_file) and len(groups) != 1:
         raise GitOpsError("--add needs exactly one --group; name the group the file belongs to.")
-    versions = config.load_versions(chosen / "versions.yaml")
     if from_file:
         written = crds_refresh.vendor_file(chosen, versions, groups[0], add, Path(from_file), fetched_from,
                                            repo)
@@ -128,5 +144,6 @@ ns.add_task(render_, name="render")
 ns.add_task(validate)
 ns.add_task(policy)
 ns.add_task(check)
+ns.add_task(pins)
 ns.add_task(set_repo)
 ns.add_task(crds_refresh, name="crds-refresh")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
-from gitops.core import config
 from gitops.tasks._task import task
 
 if TYPE_CHECKING:
@@ -27,9 +26,10 @@ GIT_HELP = {
 
 
 def _options(no_pr: bool, remote: str, base: str, repo: str) -> Options:
+    from gitops.core.repo import Repo
     from gitops.delivery.release import Options
 
-    return Options(repo=config.ROOT, remote=remote, pull_request=not no_pr, base=base or None,
+    return Options(repo=Repo.discover(), remote=remote, pull_request=not no_pr, base=base or None,
                    github_repository=repo or None)
 
 
@@ -45,8 +45,7 @@ def bump(c: Context, env: str, tag: str, image: str = "tasknote", registry: str 
     """Pin an environment to the digest a tag points to now: edit, branch, commit, push, open a PR."""
     from gitops.delivery import release
 
-    outcome = release.bump(env, image, tag, registry or None,
-                           _options(no_pr, remote, base, repo))
+    outcome = release.bump(env, image, tag, registry or None, opts=_options(no_pr, remote, base, repo))
     print(outcome.summary())
 
 
@@ -62,8 +61,7 @@ def promote(c: Context, from_: str, to: str, image: str = "tasknote", digest: st
     """Copy the exact digest one environment runs into the next (dev → staging → prod) through a PR."""
     from gitops.delivery import release
 
-    outcome = release.promote(from_, to, image, digest or None,
-                              _options(no_pr, remote, base, repo))
+    outcome = release.promote(from_, to, image, digest or None, opts=_options(no_pr, remote, base, repo))
     print(outcome.summary())
 
 
@@ -77,7 +75,7 @@ def rollback(c: Context, env: str, image: str = "tasknote", no_pr: bool = False,
     """Open a PR that puts back the pin an environment had before its last bump or promotion."""
     from gitops.delivery import release
 
-    outcome = release.rollback(env, image, _options(no_pr, remote, base, repo))
+    outcome = release.rollback(env, image, opts=_options(no_pr, remote, base, repo))
     print(outcome.summary())
 
 

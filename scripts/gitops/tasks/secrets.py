@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 
-from gitops.core import config
+from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
+from gitops.tasks._targets import (
+    CLUSTER_KIND_HELP,
+    DEPRECATED_CLUSTER_HELP,
+    DEPRECATED_CONTEXT_HELP,
+    TARGET_HELP,
+    choose,
+)
 from gitops.tasks._task import task
 
 if TYPE_CHECKING:
+    from gitops.core.repo import Repo
     from gitops.secrets import controller
 
 # The domain modules (sealing needs cryptography) are imported inside each task: `./inv --list`
@@ -20,21 +28,21 @@ if TYPE_CHECKING:
 
 
 def read_values(from_literal: list[str], from_env_file: str, stdin: bool) -> dict[str, bytes]:
-    from gitops.secrets import sealing
+    from gitops.secrets import inputs
 
     values: dict[str, bytes] = {}
-    sealing.parse_literals(from_literal, values)
+    inputs.parse_literals(from_literal, values)
     if from_env_file:
         path = Path(from_env_file).expanduser()
         try:
             content = path.read_bytes()
         except OSError as exc:
             raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable file.") from None
-        sealing.parse_env_file(content, str(path), values)
+        inputs.parse_env_file(content, str(path), values)
     if stdin:
         if sys.stdin.isatty():
             print("reading KEY=VALUE lines from stdin; end with Ctrl-D", file=sys.stderr)
-        sealing.parse_env_file(sys.stdin.buffer.read(), "stdin", values)
+        inputs.parse_env_file(sys.stdin.buffer.read(), "stdin", values)
     return values
 
 
@@ -65,13 +73,16 @@ def seal(
     engine: str = "auto",
 ) -> None:
     """Seal a Secret with the cluster's committed certificate into overlays/<env>/sealed-secrets.yaml."""
+    from gitops.core.repo import Repo
     from gitops.secrets import sealing
 
+    repo = Repo.discover()
     values = read_values(from_literal or [], from_env_file, stdin)
-    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine)
+    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine,
+                          repo=repo)
     verb = "replaced" if result.replaced else "added"
     print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; scope {scope}; "
-          f"{result.engine}) in {result.path.relative_to(config.ROOT)}")
+          f"{result.engine}) in {result.path.relative_to(repo.root)}")
     if result.kustomization_updated:
         print(f"listed {sealing.SEALED_FILE} in overlays/{env}/kustomization.yaml")
 
@@ -89,92 +100,119 @@ def seal(
 )
 def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal_db: bool = True) -> None:
     """Make a new sealing key for a new cluster: private key backup outside the repo, public cert in it."""
-    from gitops.secrets import sealing
+    from gitops.core.repo import Repo
+    from gitops.secrets import keys, sealing
 
-    target = Path(backup) if backup else sealing.default_backup_path(cluster)
-    result = sealing.init_key(cluster, target, replace=replace)
-    print(f"wrote {result.cert_file.relative_to(config.ROOT)} (sha256 {result.fingerprint})")
-    print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {sealing.BACKUP_WARNING}")
+    repo = Repo.discover()
+    target = Path(backup) if backup else keys.default_backup_path(cluster)
+    result = keys.init_key(cluster, target, repo, replace=replace)
+    print(f"wrote {result.cert_file.relative_to(repo.root)} (sha256 {result.fingerprint})")
+    print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {keys.BACKUP_WARNING}")
     if seal_db:
-        for sealed in sealing.seal_database_secrets(cluster):
-            where = sealed.path.relative_to(config.ROOT)
+        for sealed in sealing.seal_database_secrets(cluster, repo):
+            where = sealed.path.relative_to(repo.root)
             print(f"sealed fresh {sealed.namespace}/{sealed.name} into {where}")
 
 
 CONTROLLER_HELP = {
-    "context": "kube context of the cluster (default: the current context)",
+    "target": TARGET_HELP + "; required: the secrets tasks never fall back to the current context",
+    "cluster-kind": CLUSTER_KIND_HELP,
+    "context": DEPRECATED_CONTEXT_HELP,
     "namespace": "namespace of the sealed-secrets controller (default: versions.yaml "
     "sealed-secrets.namespace, else kube-system)",
     "service": "the controller's Service name (default: sealed-secrets-controller)",
 }
 
 
-def transport(context: str, namespace: str, service: str) -> controller.KubectlTransport:
-    from gitops.secrets import controller
+def access(repo: Repo, chosen: Target, namespace: str, service: str) -> controller.ControllerAccess:
+    from gitops.cluster.port import Port
+    from gitops.secrets import controller, keys
 
-    return controller.kubectl_transport(context or None, namespace or None,
-                                             service or controller.CONTROLLER_SERVICE)
+    return controller.ControllerAccess(Port(repo, chosen), namespace or keys.controller_namespace(repo),
+                                       service or controller.CONTROLLER_SERVICE)
 
 
-@task(help={"cluster": "kind or k3s: where the certificate is written",
+@task(help={"cluster": DEPRECATED_CLUSTER_HELP + " (the tree the certificate is written to)",
             "replace": "accept a certificate that differs from the committed one (after a key rotation)",
             **CONTROLLER_HELP})
-def fetch_cert(c: Any, cluster: str, replace: bool = False, context: str = "", namespace: str = "",
-               service: str = "") -> None:
+def fetch_cert(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "", context: str = "",
+               replace: bool = False, namespace: str = "", service: str = "") -> None:
     """Read the controller's public certificate from the cluster into clusters/<cluster>/."""
+    from gitops.core.repo import Repo
     from gitops.secrets import controller
 
-    result = controller.fetch_cert(cluster, transport(context, namespace, service), replace=replace)
-    where = result.path.relative_to(config.ROOT)
+    repo = Repo.discover()
+    chosen = choose(target, cluster_kind, cluster=cluster, context=context)
+    result = controller.fetch_cert(repo, chosen.cluster, access(repo, chosen, namespace, service),
+                                   replace=replace)
+    where = result.path.relative_to(repo.root)
     if not result.changed:
         print(f"{where} already holds the cluster's certificate (sha256 {result.fingerprint})")
     else:
         print(f"wrote {where} (sha256 {result.fingerprint}); commit it")
 
 
-@task(help={"cluster": "kind or k3s: re-encrypts the SealedSecrets of that cluster's environments",
+@task(help={"cluster": DEPRECATED_CLUSTER_HELP + " (re-encrypts that cluster's environments)",
             **CONTROLLER_HELP})
-def reencrypt(c: Any, cluster: str, context: str = "", namespace: str = "", service: str = "") -> None:
+def reencrypt(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "", context: str = "",
+              namespace: str = "", service: str = "") -> None:
     """Re-encrypt every SealedSecret of the cluster with the controller's newest key (/v1/rotate)."""
+    from gitops.core.repo import Repo
     from gitops.secrets import controller
 
-    result = controller.reencrypt(cluster, transport(context, namespace, service))
+    repo = Repo.discover()
+    chosen = choose(target, cluster_kind, cluster=cluster, context=context)
+    result = controller.reencrypt(repo, chosen.cluster, access(repo, chosen, namespace, service))
     for path in result.files:
-        print(f"re-encrypted {path.relative_to(config.ROOT)}")
+        print(f"re-encrypted {path.relative_to(repo.root)}")
     print(f"{result.objects} SealedSecret(s) re-encrypted; commit the overlays")
 
 
 @task(help={"out": "file to write, OUTSIDE the repository (written with mode 0600)",
             "force": "overwrite an existing file", **CONTROLLER_HELP})
-def backup_key(c: Any, out: str, force: bool = False, context: str = "", namespace: str = "",
-               service: str = "") -> None:
+def backup_key(c: Any, out: str = "", target: str = "", cluster_kind: str = "", context: str = "",
+               force: bool = False, namespace: str = "", service: str = "") -> None:
     """Export the controller's PRIVATE keys to a file outside the repository (for disaster recovery)."""
-    from gitops.secrets import controller, sealing
+    from gitops.core.repo import Repo
+    from gitops.secrets import controller, keys
 
-    path, count = controller.backup_keys(Path(out), transport(context, namespace, service), force=force)
+    if not out:
+        raise GitOpsError("give --out PATH, a file outside the repository for the private keys.")
+    repo = Repo.discover()
+    chosen = choose(target, cluster_kind, context=context)
+    path, count = controller.backup_keys(repo, Path(out), access(repo, chosen, namespace, service),
+                                         force=force)
     print(f"wrote {count} private key(s) to {path} (mode 0600).")
-    print(f"WARNING: {sealing.BACKUP_WARNING}")
+    print(f"WARNING: {keys.BACKUP_WARNING}")
 
 
 @task(help={"backup": "key backup written by secrets.backup-key or secrets.init-key",
-            "context": CONTROLLER_HELP["context"], "namespace": CONTROLLER_HELP["namespace"]})
-def restore_key(c: Any, backup: str, context: str = "", namespace: str = "") -> None:
+            **{k: v for k, v in CONTROLLER_HELP.items() if k != "service"}})
+def restore_key(c: Any, backup: str = "", target: str = "", cluster_kind: str = "", context: str = "",
+                namespace: str = "") -> None:
     """Apply a key backup to a cluster, so its controller can decrypt the repository's SealedSecrets."""
-    from gitops.secrets import controller, sealing
+    from gitops.cluster.port import Port
+    from gitops.core.repo import Repo
+    from gitops.secrets import controller, keys
 
-    count = controller.apply_keys(sealing.restore_key(Path(backup), namespace or None), context or None)
-    where = namespace or sealing.controller_namespace()
-    print(f"applied {count} key Secret(s); if the controller already runs, restart it "
-          f"(kubectl -n {where} rollout restart deployment) so it reads them")
+    if not backup:
+        raise GitOpsError("give --backup PATH, the file secrets.backup-key or secrets.init-key wrote.")
+    repo = Repo.discover()
+    chosen = choose(target, cluster_kind, context=context)
+    where = namespace or keys.controller_namespace(repo)
+    count = controller.apply_keys(Port(repo, chosen), keys.restore_key(Path(backup), where))
+    print(f"applied {count} key Secret(s) on {chosen.describe()}; if the controller already runs, "
+          f"restart it (kubectl -n {where} rollout restart deployment) so it reads them")
 
 
 @task(help={"staged": "scan only the files staged for commit (the pre-commit hook)",
             "history": "also scan every commit of every ref (default on; --no-history skips it)"})
 def scan(c: Any, staged: bool = False, history: bool = True) -> None:
     """Fail on plaintext Secrets, private keys, tokens and high-entropy strings in the tree and history."""
+    from gitops.core.repo import Repo
     from gitops.secrets import scan
 
-    report = scan.scan(history=history, staged=staged)
+    report = scan.scan(Repo.discover().root, history=history, staged=staged)
     for finding in report.findings:
         print(finding.describe(), file=sys.stderr)
     if not report.ok:
@@ -188,9 +226,10 @@ def scan(c: Any, staged: bool = False, history: bool = True) -> None:
 @task(help={})
 def install_hook(c: Any) -> None:
     """Install the git pre-commit hook that runs `./inv secrets.scan --staged`."""
+    from gitops.core.repo import Repo
     from gitops.secrets import scan
 
-    print(f"installed {scan.install_hook(config.ROOT)}")
+    print(f"installed {scan.install_hook(Repo.discover().root)}")
 
 
 ns = Collection("secrets", seal, init_key, fetch_cert, reencrypt, backup_key, restore_key, scan, install_hook)

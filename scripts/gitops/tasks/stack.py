@@ -19,7 +19,7 @@ PROJECT_HELP = ("compose project name, so several stacks can share one engine "
 @task(help={
     "port": f"loopback port the API is published on (default {app.STACK_PORT})",
     "project": PROJECT_HELP,
-    "build": "build the image first with app.build (default: on; --no-build uses the existing image)",
+    "build": "build the image first, as images.build does (default: on; --no-build uses the existing image)",
     "timeout": "seconds to wait for every service to be healthy (default 300)",
 })
 def up(c: Any, port: int = app.STACK_PORT, project: str = app.STACK_PROJECT,
@@ -27,9 +27,10 @@ def up(c: Any, port: int = app.STACK_PORT, project: str = app.STACK_PROJECT,
     """Build the image and start api, worker, db, cache and the migrate one-shot; wait until healthy.
     POSTGRES_PASSWORD is generated (or kept from the stack's db container) and passed only through
     the environment of docker compose."""
+    from gitops.core.repo import Repo
     from gitops.stack import compose as domain
 
-    stack = domain.Stack(project=project, port=port)
+    stack = domain.Stack(Repo.discover(), project=project, port=port)
     domain.up(stack, build=build, timeout_s=timeout)
     print(f"stack {project} is healthy: API at {stack.url} (smoke it: TASKNOTE_COMPOSE_URL={stack.url} "
           f"./inv smoke --target compose)")
@@ -41,9 +42,10 @@ def up(c: Any, port: int = app.STACK_PORT, project: str = app.STACK_PROJECT,
 })
 def down(c: Any, project: str = app.STACK_PROJECT, volumes: bool = False) -> None:
     """Stop and remove the stack's containers and network; the database volume stays unless --volumes."""
+    from gitops.core.repo import Repo
     from gitops.stack import compose as domain
 
-    domain.down(domain.Stack(project=project), volumes=volumes)
+    domain.down(domain.Stack(Repo.discover(), project=project), volumes=volumes)
 
 
 @task(iterable=["service"], help={
@@ -55,9 +57,11 @@ def down(c: Any, project: str = app.STACK_PROJECT, volumes: bool = False) -> Non
 def logs(c: Any, service: list[str] | None = None, tail: int = 100, follow: bool = False,
          project: str = app.STACK_PROJECT) -> None:
     """Show the stack's logs, optionally following them."""
+    from gitops.core.repo import Repo
     from gitops.stack import compose as domain
 
-    domain.logs(domain.Stack(project=project), services=service or (), tail=tail, follow=follow)
+    stack = domain.Stack(Repo.discover(), project=project)
+    domain.logs(stack, services=service or (), tail=tail, follow=follow)
 
 
 ns = Collection("stack", up, down, logs)

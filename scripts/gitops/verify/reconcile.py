@@ -11,7 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops.cluster.port import ClusterPort
 from gitops.core.errors import GitOpsError
+
+ARGO_API = "argoproj.io/v1alpha1"
 
 Obj = dict[str, Any]
 
@@ -183,14 +186,30 @@ def wait_until_ready(
         sleep(interval_s)
 
 
-def observe_cluster(api: Any, namespace: str = "argocd") -> Callable[[], Snapshot]:
+def observe_cluster(port: ClusterPort, namespace: str = "argocd") -> Callable[[], Snapshot]:
     """Applications in Argo CD's namespace and the Deployments in their destination namespaces."""
 
     def observe() -> Snapshot:
-        apps = api.applications(namespace)
+        apps = port.list(ARGO_API, "Application", namespace)
         namespaces = sorted({str(((a.get("spec") or {}).get("destination") or {}).get("namespace") or "")
                              for a in apps} - {"", namespace})
-        deployments = [d for ns in namespaces for d in api.deployments(ns)]
+        deployments = [d for ns in namespaces for d in port.list("apps/v1", "Deployment", ns)]
         return assess(apps, deployments)
 
     return observe
+
+
+def rollout_done(obj: Obj | None) -> tuple[bool, str]:
+    """(done, what was seen) for a Deployment or StatefulSet, as `kubectl rollout status` judges:
+    the controller saw this generation and every replica is updated and ready."""
+    if obj is None:
+        return False, "not created yet"
+    if obj.get("kind") == "Deployment":
+        seen = deployment_status(obj)
+        return seen.ready, f"{seen.ready_replicas}/{seen.desired} ready {seen.message}".rstrip()
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    ready = int(status.get("readyReplicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+    return observed and ready == updated == desired, f"{ready}/{desired} ready, {updated} updated"

@@ -1,9 +1,10 @@
 """The HTTP smoke suite: one run of TaskNote's user-visible contract against a base URL.
 
 The same suite runs against the compose stack, a kind or k3s cluster (through a
-port-forward) or any URL (gitops.verify.smoke_targets.run_smoke picks the URL). Steps run in order,
-each timed; the first failing step ends the run (later steps need what it made), and the task
-it created is deleted even then, so a smoke run leaves nothing behind but its summary.
+port-forward) or any URL (gitops.verify.smoke_targets.run_smoke picks the URL). The steps run on
+the one step engine (gitops.verify.steps), each timed; the first failing step ends the run
+(later steps need what it made), and the task it created is deleted even then, so a smoke run
+leaves nothing behind but its summary.
 """
 
 from __future__ import annotations
@@ -12,46 +13,34 @@ import struct
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 import requests
+
+from gitops.core.errors import GitOpsError
+from gitops.verify.steps import Outcome, Run, Runner, Step
 
 VARIANT_SIZES = (128, 512, 1024)
 PROBLEM_TYPE = "application/problem+json"
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    ok: bool
-    seconds: float
-    detail: str = ""
-
-
-@dataclass
-class Report:
-    base_url: str
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.steps) and all(step.ok for step in self.steps)
-
-    @property
-    def seconds(self) -> float:
-        return sum(step.seconds for step in self.steps)
+STEPS = [  # (Suite method, step name), in the order they run
+    ("health", "health"), ("ready", "ready"), ("create_task", "create task"), ("read_task", "read task"),
+    ("list_tasks", "list tasks"), ("update_task", "update task"), ("bad_input", "bad input is a problem"),
+    ("upload_image", "upload image"), ("wait_variants", "variants 128/512/1024"),
+    ("download", "download original+variant"), ("delete_task", "delete task"),
+]
 
 
 class StepFailed(Exception):
     """A check inside a step did not hold; its message becomes the step's detail."""
 
 
-def step_line(step: Step) -> str:
-    detail = f"  {step.detail}" if step.detail else ""
-    return f"{'ok  ' if step.ok else 'FAIL'} {step.name:<28} {step.seconds:6.2f} s{detail}"
+def step_line(outcome: Outcome) -> str:
+    detail = f"  {outcome.detail}" if outcome.detail else ""
+    return f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.step:<28} {outcome.seconds:6.2f} s{detail}"
 
 
 # --- a test image made with the standard library only (no Pillow in the automation venv) -------
@@ -122,7 +111,6 @@ class Suite:
         self.progress = progress
         self.http = session or requests.Session()
         self.poll_s = poll_s
-        self.report = Report(self.base)
         self.task_id = ""
         self.image_id = ""
         self.original = b""
@@ -169,135 +157,123 @@ class Suite:
                 shown = time.monotonic()
             time.sleep(min(self.poll_s, max(self.remaining(), 0.0)))
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[list[str]]:
-        """Time a step and record it; a StepFailed (or an unexpected error) marks it failed."""
-        started = time.monotonic()
-        detail: list[str] = []
-        try:
-            yield detail
-        except StepFailed as exc:
-            self.record(Step(name, False, time.monotonic() - started, str(exc)))
-            raise
-        except Exception as exc:  # a bug or an odd answer: still a failed step, not a traceback
-            self.record(Step(name, False, time.monotonic() - started, f"{type(exc).__name__}: {exc}"))
-            raise StepFailed(str(exc)) from exc
-        self.record(Step(name, True, time.monotonic() - started, " ".join(detail)))
-
-    def record(self, step: Step) -> None:
-        self.report.steps.append(step)
-        self.progress(step_line(step))
-
     # steps
-    def health(self) -> None:
-        with self.step("health") as detail:
-            def probe() -> tuple[bool, str]:
-                response = self.request("GET", "/healthz")
-                if response.status_code != 200:
-                    return False, f"HTTP {response.status_code}"
-                return response.json().get("status") == "ok", response.text[:80]
-            detail.append(self.until("/healthz 200", probe))
+    def health(self) -> str:
+        detail: list[str] = []
+        def probe() -> tuple[bool, str]:
+            response = self.request("GET", "/healthz")
+            if response.status_code != 200:
+                return False, f"HTTP {response.status_code}"
+            return response.json().get("status") == "ok", response.text[:80]
+        detail.append(self.until("/healthz 200", probe))
+        return " ".join(detail)
 
-    def ready(self) -> None:
-        with self.step("ready") as detail:
-            def probe() -> tuple[bool, str]:
-                response = self.request("GET", "/ready")
-                return response.status_code == 200, f"HTTP {response.status_code} {response.text[:80]}"
-            detail.append(self.until("/ready 200", probe))
+    def ready(self) -> str:
+        detail: list[str] = []
+        def probe() -> tuple[bool, str]:
+            response = self.request("GET", "/ready")
+            return response.status_code == 200, f"HTTP {response.status_code} {response.text[:80]}"
+        detail.append(self.until("/ready 200", probe))
+        return " ".join(detail)
 
-    def create_task(self) -> None:
-        with self.step("create task") as detail:
-            title = f"smoke {uuid.uuid4().hex[:8]}"
-            task = self.expect(self.request("POST", "/tasks", json={
-                "title": title, "description": "made by the smoke suite", "state": "todo"}), 201)
-            if task.get("title") != title or task.get("state") != "todo" or not task.get("id"):
-                raise StepFailed(f"the created task does not echo what was sent: {task}")
-            self.task_id = str(task["id"])
-            detail.append(self.task_id)
+    def create_task(self) -> str:
+        detail: list[str] = []
+        title = f"smoke {uuid.uuid4().hex[:8]}"
+        task = self.expect(self.request("POST", "/tasks", json={
+            "title": title, "description": "made by the smoke suite", "state": "todo"}), 201)
+        if task.get("title") != title or task.get("state") != "todo" or not task.get("id"):
+            raise StepFailed(f"the created task does not echo what was sent: {task}")
+        self.task_id = str(task["id"])
+        detail.append(self.task_id)
+        return " ".join(detail)
 
-    def read_task(self) -> None:
-        with self.step("read task"):
-            task = self.expect(self.request("GET", f"/tasks/{self.task_id}"), 200)
-            if task.get("id") != self.task_id:
-                raise StepFailed(f"GET /tasks/{self.task_id} returned another task: {task}")
+    def read_task(self) -> str:
+        detail: list[str] = []
+        task = self.expect(self.request("GET", f"/tasks/{self.task_id}"), 200)
+        if task.get("id") != self.task_id:
+            raise StepFailed(f"GET /tasks/{self.task_id} returned another task: {task}")
+        return " ".join(detail)
 
-    def list_tasks(self) -> None:
+    def list_tasks(self) -> str:
         """Follow the cursor until the new task shows up (the order is the API's business)."""
-        with self.step("list tasks") as detail:
-            cursor: str | None = None
-            for page in range(1, 51):
-                params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-                body = self.expect(self.request("GET", "/tasks", params=params), 200)
-                if any(item.get("id") == self.task_id for item in body.get("items", [])):
-                    detail.append(f"found on page {page}")
-                    return
-                cursor = body.get("next_cursor")
-                if not cursor:
-                    break
-            raise StepFailed(f"task {self.task_id} is not in the listing")
+        cursor: str | None = None
+        for page in range(1, 51):
+            params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            body = self.expect(self.request("GET", "/tasks", params=params), 200)
+            if any(item.get("id") == self.task_id for item in body.get("items", [])):
+                return f"found on page {page}"
+            cursor = body.get("next_cursor")
+            if not cursor:
+                break
+        raise StepFailed(f"task {self.task_id} is not in the listing")
 
-    def update_task(self) -> None:
-        with self.step("update task"):
-            task = self.expect(self.request("PATCH", f"/tasks/{self.task_id}", json={"state": "doing"}), 200)
-            if task.get("state") != "doing":
-                raise StepFailed(f"PATCH state=doing answered state={task.get('state')!r}")
+    def update_task(self) -> str:
+        detail: list[str] = []
+        task = self.expect(self.request("PATCH", f"/tasks/{self.task_id}", json={"state": "doing"}), 200)
+        if task.get("state") != "doing":
+            raise StepFailed(f"PATCH state=doing answered state={task.get('state')!r}")
+        return " ".join(detail)
 
-    def bad_input(self) -> None:
+    def bad_input(self) -> str:
         """Unknown fields are a 422 problem, not a 5xx (the API's error contract)."""
-        with self.step("bad input is a problem"):
-            response = self.request("POST", "/tasks", json={"title": "x", "unknown_field": 1})
-            if response.status_code != 422:
-                raise StepFailed(f"an unknown field answered {response.status_code}, expected 422")
-            ctype = response.headers.get("content-type", "")
-            if not ctype.startswith(PROBLEM_TYPE):
-                raise StepFailed(f"the 422 came as {ctype or 'no content type'}, not {PROBLEM_TYPE}")
+        detail: list[str] = []
+        response = self.request("POST", "/tasks", json={"title": "x", "unknown_field": 1})
+        if response.status_code != 422:
+            raise StepFailed(f"an unknown field answered {response.status_code}, expected 422")
+        ctype = response.headers.get("content-type", "")
+        if not ctype.startswith(PROBLEM_TYPE):
+            raise StepFailed(f"the 422 came as {ctype or 'no content type'}, not {PROBLEM_TYPE}")
+        return " ".join(detail)
 
-    def upload_image(self) -> None:
-        with self.step("upload image") as detail:
-            self.original = png_image()
-            files = {"file": ("smoke.png", self.original, "image/png")}
-            image = self.expect(self.request("POST", f"/tasks/{self.task_id}/images", files=files), 202)
-            if not image.get("id"):
-                raise StepFailed(f"the upload answer has no image id: {image}")
-            self.image_id = str(image["id"])
-            detail.append(f"{len(self.original)} bytes, image {self.image_id}")
+    def upload_image(self) -> str:
+        detail: list[str] = []
+        self.original = png_image()
+        files = {"file": ("smoke.png", self.original, "image/png")}
+        image = self.expect(self.request("POST", f"/tasks/{self.task_id}/images", files=files), 202)
+        if not image.get("id"):
+            raise StepFailed(f"the upload answer has no image id: {image}")
+        self.image_id = str(image["id"])
+        detail.append(f"{len(self.original)} bytes, image {self.image_id}")
+        return " ".join(detail)
 
-    def wait_variants(self) -> None:
-        with self.step("variants 128/512/1024") as detail:
-            def probe() -> tuple[bool, str]:
-                image = self.expect(self.request("GET", f"/tasks/{self.task_id}/images/{self.image_id}"), 200)
-                status = image.get("status")
-                if status == "failed":
-                    raise RuntimeError("the worker marked the image failed")
-                sizes = sorted(int(v.get("size", 0)) for v in image.get("variants") or [])
-                self.variants = list(image.get("variants") or [])
-                return status == "done" and sizes == list(VARIANT_SIZES), f"status={status} variants={sizes}"
-            try:
-                detail.append(self.until("every variant", probe))
-            except RuntimeError as exc:
-                raise StepFailed(str(exc)) from None
-            for variant in self.variants:
-                longest = max(int(variant.get("width", 0)), int(variant.get("height", 0)))
-                if longest != int(variant["size"]):
-                    raise StepFailed(f"variant {variant} does not fit its size (aspect kept, longest side)")
+    def wait_variants(self) -> str:
+        detail: list[str] = []
+        def probe() -> tuple[bool, str]:
+            image = self.expect(self.request("GET", f"/tasks/{self.task_id}/images/{self.image_id}"), 200)
+            status = image.get("status")
+            if status == "failed":
+                raise RuntimeError("the worker marked the image failed")
+            sizes = sorted(int(v.get("size", 0)) for v in image.get("variants") or [])
+            self.variants = list(image.get("variants") or [])
+            return status == "done" and sizes == list(VARIANT_SIZES), f"status={status} variants={sizes}"
+        try:
+            detail.append(self.until("every variant", probe))
+        except RuntimeError as exc:
+            raise StepFailed(str(exc)) from None
+        for variant in self.variants:
+            longest = max(int(variant.get("width", 0)), int(variant.get("height", 0)))
+            if longest != int(variant["size"]):
+                raise StepFailed(f"variant {variant} does not fit its size (aspect kept, longest side)")
+        return " ".join(detail)
 
-    def download(self) -> None:
-        with self.step("download original+variant") as detail:
-            response = self.request("GET", f"/tasks/{self.task_id}/images/{self.image_id}/original")
-            self.expect_bytes(response)
-            if response.content != self.original:
-                raise StepFailed(f"the original came back as {len(response.content)} bytes, "
-                                 f"{len(self.original)} were uploaded")
-            size = VARIANT_SIZES[1]
-            response = self.request("GET", f"/tasks/{self.task_id}/images/{self.image_id}/variants/{size}")
-            self.expect_bytes(response)
-            found = image_dimensions(response.content)
-            wanted = next((v for v in self.variants if int(v["size"]) == size), None)
-            if found and wanted and (found[1], found[2]) != (int(wanted["width"]), int(wanted["height"])):
-                raise StepFailed(f"variant {size} is {found[1]}x{found[2]} but the API says "
-                                 f"{wanted['width']}x{wanted['height']}")
-            kind = found[0] if found else "unrecognised format"
-            detail.append(f"variant {size}: {len(response.content)} bytes {kind}")
+    def download(self) -> str:
+        detail: list[str] = []
+        response = self.request("GET", f"/tasks/{self.task_id}/images/{self.image_id}/original")
+        self.expect_bytes(response)
+        if response.content != self.original:
+            raise StepFailed(f"the original came back as {len(response.content)} bytes, "
+                             f"{len(self.original)} were uploaded")
+        size = VARIANT_SIZES[1]
+        response = self.request("GET", f"/tasks/{self.task_id}/images/{self.image_id}/variants/{size}")
+        self.expect_bytes(response)
+        found = image_dimensions(response.content)
+        wanted = next((v for v in self.variants if int(v["size"]) == size), None)
+        if found and wanted and (found[1], found[2]) != (int(wanted["width"]), int(wanted["height"])):
+            raise StepFailed(f"variant {size} is {found[1]}x{found[2]} but the API says "
+                             f"{wanted['width']}x{wanted['height']}")
+        kind = found[0] if found else "unrecognised format"
+        detail.append(f"variant {size}: {len(response.content)} bytes {kind}")
+        return " ".join(detail)
 
     def expect_bytes(self, response: requests.Response) -> None:
         if response.status_code != 200:
@@ -305,13 +281,14 @@ class Suite:
         if not response.headers.get("content-type", "").startswith("image/"):
             raise StepFailed(f"GET {response.url} came as {response.headers.get('content-type')}")
 
-    def delete_task(self) -> None:
-        with self.step("delete task"):
-            self.expect(self.request("DELETE", f"/tasks/{self.task_id}"), 204)
-            self.task_id, gone = "", self.task_id
-            response = self.request("GET", f"/tasks/{gone}")
-            if response.status_code != 404:
-                raise StepFailed(f"a deleted task still answers {response.status_code}")
+    def delete_task(self) -> str:
+        detail: list[str] = []
+        self.expect(self.request("DELETE", f"/tasks/{self.task_id}"), 204)
+        self.task_id, gone = "", self.task_id
+        response = self.request("GET", f"/tasks/{gone}")
+        if response.status_code != 404:
+            raise StepFailed(f"a deleted task still answers {response.status_code}")
+        return " ".join(detail)
 
     def cleanup(self) -> None:
         """After a failure: remove the task it made, quietly (the failure is what matters)."""
@@ -319,20 +296,23 @@ class Suite:
             with suppress(requests.RequestException):
                 self.http.delete(f"{self.base}/tasks/{self.task_id}", timeout=5)
 
-    def run(self) -> Report:
-        steps = [self.health, self.ready, self.create_task, self.read_task, self.list_tasks,
-                 self.update_task, self.bad_input, self.upload_image, self.wait_variants,
-                 self.download, self.delete_task]
-        try:
-            for step in steps:
-                step()
-        except StepFailed:
-            self.cleanup()
-        return self.report
+    def steps(self) -> list[Step]:
+        return [Step(name, getattr(self, method)) for method, name in STEPS]
+
+    def show(self, number: int, step: Step, outcome: Outcome | None) -> None:
+        if outcome is not None:
+            self.progress(step_line(outcome))
+
+    def run(self) -> Run:
+        # A bug or an odd answer is still a failed step (with its type name), not a traceback.
+        runner = Runner(progress=self.show, catch=(Exception,), plain=(StepFailed, GitOpsError))
+        result = runner.run(self.steps())
+        self.cleanup()
+        return result
 
 
 def run_suite(base_url: str, *, timeout_s: float = 180, progress: Callable[[str], None] = print,
-              session: requests.Session | None = None) -> Report:
+              session: requests.Session | None = None) -> Run:
     """Run every step against base_url within timeout_s (waits included); never raises for a
     failed check: the report's .ok and .steps tell."""
     return Suite(base_url, timeout_s, progress, session).run()

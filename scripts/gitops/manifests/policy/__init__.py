@@ -1,98 +1,29 @@
 """The policy engine: run every rule over every rendered object and collect findings.
 
-Rules live in gitops.manifests.policy.rules (one table). A finding is suppressed only by an annotation
-on the object itself, `policy.tasknote.dev/skip-<RULE>: "<reason>"`, and only when the reason
-is not empty: an exception is visible in Git next to the object, with its why.
+Rules live in gitops.manifests.policy.rules (one table; the checks by theme beside it). A finding
+is suppressed only by an annotation on the object itself, `policy.tasknote.dev/skip-<RULE>:
+"<reason>"`, and only when the reason is not empty: an exception is visible in Git next to the
+object, with its why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from gitops.manifests import objects
+from gitops.manifests.clusterfacts import ClusterFacts, running
+from gitops.manifests.policy.model import SKIP_ANNOTATION, Context, Doc, Finding, Rule, suppressed
+from gitops.manifests.policy.rules import RULES
 
-if TYPE_CHECKING:  # a type only: gitops.manifests.objects is imported by pins without render's imports
-    from gitops.manifests.clusterfacts import ClusterFacts
+if TYPE_CHECKING:  # a type only: render's imports are not needed to check parsed objects
     from gitops.manifests.render import Rendered
 
-SKIP_ANNOTATION = "policy.tasknote.dev/skip-"
-Doc = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a rule may look at besides the object: its target and the target's other objects."""
-
-    target: str
-    environment: str | None
-    docs: Sequence[Doc]
-    clusters: Sequence[ClusterFacts] = ()  # the clusters the target's objects land on
-
-    def of_kind(self, *kinds: str) -> list[Doc]:
-        return [d for d in self.docs if d.get("kind") in kinds]
-
-    def in_namespace(self, kind: str, namespace: str, name: str | None = None) -> list[Doc]:
-        """Objects of `kind` in `namespace` (and named `name` when given): what a rule pairs an
-        object with, e.g. the HPA of a Deployment or the ServiceAccount of a pod."""
-        return [d for d in self.of_kind(kind) if objects.namespace_of(d) == namespace
-                and (name is None or objects.name_of(d) == name)]
-
-
-Check = Callable[[Doc, Context], Iterable[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    severity: str  # "error" fails the check; "warning" is printed only
-    rationale: str  # the seed's reason, one sentence
-    fix: str
-    check: Check
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    severity: str
-    target: str
-    kind: str
-    namespace: str
-    name: str
-    path: str
-    message: str
-    fix: str
-
-    @property
-    def ref(self) -> str:
-        return objects.ref(self.kind, self.namespace, self.name)
-
-    def __str__(self) -> str:
-        where = f" {self.path}" if self.path else ""
-        head = f"{self.rule} {self.severity} {self.target} {self.ref}{where}"
-        return f"{head}: {self.message} (fix: {self.fix})"
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "rule": self.rule, "severity": self.severity, "target": self.target, "kind": self.kind,
-            "namespace": self.namespace, "name": self.name, "path": self.path,
-            "message": self.message, "fix": self.fix,
-        }
-
-
-def suppressed(doc: Doc, rule_id: str) -> bool:
-    annotations = (doc.get("metadata") or {}).get("annotations") or {}
-    reason = annotations.get(SKIP_ANNOTATION + rule_id)
-    return isinstance(reason, str) and bool(reason.strip())
+__all__ = ["RULES", "SKIP_ANNOTATION", "Finding", "Rule", "check", "check_docs", "failing"]
 
 
 def check_docs(docs: Sequence[Doc], target: str, environment: str | None,
                rules: Sequence[Rule] | None = None, clusters: Sequence[ClusterFacts] = ()) -> list[Finding]:
     """Findings of rules (default: all) over one target's objects."""
-    from gitops.manifests.policy.rules import RULES
-
     ctx = Context(target, environment, docs, tuple(clusters))
     findings = []
     for doc in docs:
@@ -110,10 +41,8 @@ def check_docs(docs: Sequence[Doc], target: str, environment: str | None,
 
 def check(rendered: Sequence[Rendered], rules: Sequence[Rule] | None = None,
           facts: Mapping[str, ClusterFacts] | None = None) -> list[Finding]:
-    """Findings over every rendered target; `facts` (gitops.clusterfacts.load) tells the rules
-    which clusters each target lands on."""
-    from gitops.manifests.clusterfacts import running
-
+    """Findings over every rendered target; `facts` (clusterfacts.load) tells the rules which
+    clusters each target lands on."""
     return [f for r in rendered
             for f in check_docs(r.docs, r.target.name, r.target.environment, rules,
                                 running(dict(facts or {}), r.target.environment, r.target.cluster))]
@@ -121,3 +50,4 @@ def check(rendered: Sequence[Rendered], rules: Sequence[Rule] | None = None,
 
 def failing(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == "error"]
+

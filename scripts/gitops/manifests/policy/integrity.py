@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops.manifests.objects import name_of, namespace_of
-from gitops.manifests.policy import Context, Doc, Rule
+from gitops.manifests.policy.model import Context, Doc, Rule
 
 Found = Iterator[tuple[str, str]]
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
