@@ -34,7 +34,7 @@ def api_container(tasknote_image: str) -> Iterator[tuple[str, str]]:
     def ready(host: str) -> bool:
         return httpx.get(f"http://{host}/healthz", timeout=2).status_code == 200
 
-    args = ["--read-only", "--tmpfs", "/tmp", "-e", f"DATABASE_URL={NO_DB}", "-e", "SHUTDOWN_DELAY_SECONDS=0"]
+    args = ["--read-only", "--tmpfs", "/tmp", "-e", f"DATABASE_URL={NO_DB}"]
     with running_container(tasknote_image, 8000, args, ready=ready) as api:
         yield api.name, f"http://{api.host}"
 
@@ -74,11 +74,13 @@ def test_tini_is_pid_1_and_the_api_stops_within_2_s_of_docker_stop(api_container
     name, _ = api_container
     cmdline = docker("exec", name, "python", "-c", "print(open('/proc/1/cmdline').read().split(chr(0))[0])")
     assert cmdline.stdout.strip() == "/usr/local/bin/tini"
-    # docker stop sends SIGTERM and, 2 s later, SIGKILL (exit code 137): exit code 0 proves the
-    # API ended cleanly on SIGTERM within those 2 s, with no wall-clock measurement in the test.
+    # docker stop sends SIGTERM and, 2 s later, SIGKILL (tini then exits 137). uvicorn shuts down
+    # gracefully and then re-raises the SIGTERM it caught (uvicorn/server.py, capture_signals),
+    # so tini reports 128 + 15 = 143: the API ended on SIGTERM within those 2 s, with no
+    # wall-clock measurement in the test.
     docker("stop", "--time", "2", name, timeout=30)
     state = docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
-    assert state == "0", f"SIGTERM must end the API cleanly within 2 s, not by SIGKILL (exit {state})"
+    assert state == "143", f"SIGTERM must end the API within 2 s, not SIGKILL (exit {state})"
 
 
 def test_oci_labels_carry_source_revision_and_version(tasknote_image: str) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
 import sys
-import tempfile
 import time
 import urllib.request
 from datetime import date
@@ -97,18 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "api":
-        with contextlib.ExitStack() as made:
-            if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                # Before prometheus_client is imported: with several server processes each one
-                # writes its samples to files here and /metrics sums them (writable /tmp only is
-                # enough). Only a directory made here is removed at exit, never one the operator
-                # set; the forked servers leave by os._exit, so only the supervisor removes it.
-                metrics_dir = made.enter_context(
-                    tempfile.TemporaryDirectory(prefix="tasknote-metrics-", ignore_cleanup_errors=True))
-                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-            from tasknote import server
+        from tasknote import server
 
-            return server.serve(settings)
+        return server.serve(settings)
     if args.command == "worker":
         from tasknote import worker
 

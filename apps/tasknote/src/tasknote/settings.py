@@ -27,17 +27,16 @@ class Settings:
     redis_url: str
     log_level: str
     feature_beta: bool
-    shutdown_delay_seconds: float
     max_upload_bytes: int
     host: str
     port: int
-    web_concurrency: int
     db_pool_max: int
     cache_ttl_seconds: int
     worker_lease_seconds: float
     worker_max_attempts: int
     worker_poll_seconds: float
     graceful_timeout_seconds: float
+    idempotency_ttl_seconds: int
 
 
 N = TypeVar("N", int, float)
@@ -108,17 +107,17 @@ _SPEC: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
     "REDIS_URL": ("redis_url", "", _url("redis", "rediss", "unix", required=False)),
     "LOG_LEVEL": ("log_level", "INFO", _level),
     "FEATURE_BETA": ("feature_beta", "false", _bool),
-    "SHUTDOWN_DELAY_SECONDS": ("shutdown_delay_seconds", "5", _float(0, 300)),
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", str(10 * 1024 * 1024), _int(1, 1024**3)),
     "HOST": ("host", "0.0.0.0", _text),  # noqa: S104 - a container listens on all its interfaces
     "PORT": ("port", "8000", _int(1, 65535)),
-    "WEB_CONCURRENCY": ("web_concurrency", "1", _int(1, 64)),
     "DB_POOL_MAX": ("db_pool_max", "10", _int(1, 200)),
     "CACHE_TTL_SECONDS": ("cache_ttl_seconds", "60", _int(1, 86400)),
     "WORKER_LEASE_SECONDS": ("worker_lease_seconds", "60", _float(1, 3600)),
     "WORKER_MAX_ATTEMPTS": ("worker_max_attempts", "5", _int(1, 100)),
     "WORKER_POLL_SECONDS": ("worker_poll_seconds", "1", _float(0.05, 60)),
     "GRACEFUL_TIMEOUT_SECONDS": ("graceful_timeout_seconds", "20", _float(0, 600)),
+    # How long a stored Idempotency-Key response is replayed (published in the README).
+    "IDEMPOTENCY_TTL_SECONDS": ("idempotency_ttl_seconds", str(24 * 3600), _int(60, 30 * 86400)),
 }
 
 

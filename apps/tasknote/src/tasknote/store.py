@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 
 _TASK_KEYS = ("id", "title", "description", "state", "created_at", "updated_at", "completed_at")
@@ -16,30 +14,14 @@ _IMAGE_KEYS = ("id", "task_id", "content_type", "size", "status")
 IMAGE_COLS = ", ".join(_IMAGE_KEYS)
 
 
-class BadCursor(ValueError):
-    pass
-
-
 def task_row(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_TASK_KEYS, row, strict=True))
 
 
-def encode_cursor(created_at: datetime, task_id: uuid.UUID) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(task_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The cursor is opaque to clients; anything we did not make is a BadCursor."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, tid = orjson.loads(raw)
-        when = datetime.fromisoformat(created)
-        if when.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return when, uuid.UUID(tid)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise BadCursor("the cursor is not one this API returned") from None
+async def signing_key(conn: AsyncConnection, purpose: str) -> bytes | None:
+    cur = await conn.execute("SELECT key FROM signing_keys WHERE purpose = %s", (purpose,))
+    row = await cur.fetchone()
+    return bytes(row[0]) if row else None
 
 
 async def create_task(conn: AsyncConnection, task_id: uuid.UUID, title: str, description: str | None,
@@ -90,7 +72,8 @@ async def delete_task(conn: AsyncConnection, task_id: uuid.UUID) -> bool:
 
 
 async def list_tasks(conn: AsyncConnection, limit: int,
-                     after: tuple[datetime, uuid.UUID] | None) -> tuple[list[dict[str, Any]], str | None]:
+                     after: tuple[datetime, uuid.UUID] | None) -> tuple[list[dict[str, Any]], bool]:
+    """One page in (created_at, id) order after `after`, and whether more rows follow."""
     if after is None:
         cur = await conn.execute(
             f"SELECT {TASK_COLS} FROM tasks ORDER BY created_at, id LIMIT %s", (limit + 1,)
@@ -102,9 +85,7 @@ async def list_tasks(conn: AsyncConnection, limit: int,
             (after[0], after[1], limit + 1),
         )
     rows = await cur.fetchall()
-    items = [task_row(r) for r in rows[:limit]]
-    nxt = encode_cursor(items[-1]["created_at"], items[-1]["id"]) if len(rows) > limit else None
-    return items, nxt
+    return [task_row(r) for r in rows[:limit]], len(rows) > limit
 
 
 async def add_image(conn: AsyncConnection, task_id: uuid.UUID, image_id: uuid.UUID, content_type: str,

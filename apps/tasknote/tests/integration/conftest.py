@@ -174,7 +174,6 @@ def start_api(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
             "REDIS_URL": redis_url,
             "PORT": str(port),
             "HOST": "127.0.0.1",
-            "SHUTDOWN_DELAY_SECONDS": "0.5",
             **env,
         }
         proc = spawn(["api"], full, tmp_path / f"api-{port}.log")
@@ -260,3 +259,30 @@ def tn() -> object:
         free_port=free_port,
         redis_image=REDIS_IMAGE,
     )
+
+
+@pytest.fixture(scope="module")
+def module_api(
+    postgres: Postgres, redis_server: Redis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Process]:
+    """One migrated database and one API (with the Redis cache) for a whole test module."""
+    url = postgres.empty_database()
+    run_cli(["migrate"], {"DATABASE_URL": url}, check=True)
+    port = free_port()
+    env = {"DATABASE_URL": url, "REDIS_URL": redis_server.url, "PORT": str(port), "HOST": "127.0.0.1",
+           "LOG_LEVEL": "WARNING"}
+    proc = spawn(["api"], env, tmp_path_factory.mktemp("module-api") / "api.log")
+    proc.base_url = f"http://127.0.0.1:{port}"
+    proc.extra = {"DATABASE_URL": url}
+
+    def ready() -> bool:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"api exited {proc.popen.returncode}: {proc.output()[-2000:]}")
+        return httpx.get(proc.base_url + "/ready", timeout=1).status_code == 200
+
+    try:
+        wait_until(ready, 30, "the API to be ready")
+        yield proc
+    finally:
+        proc.popen.send_signal(signal.SIGKILL)
+        proc.popen.wait(10)

@@ -48,6 +48,27 @@ def test_cursor_pagination_visits_every_task_once_in_order(tn, db_url, start_api
     assert pages == 3
 
 
+def test_a_forged_cursor_is_a_400(tn, db_url, start_api):
+    """Cursors are signed: one of the right shape that this API did not sign is refused, even
+    when it names a real position (the README promises a 400)."""
+    import base64
+
+    import orjson
+
+    api = start_api(db_url)
+    for i in range(3):
+        tn.new_task(api.base_url, f"t{i}")
+    page = httpx.get(f"{api.base_url}/tasks", params={"limit": 1}).json()
+    real = page["next_cursor"]
+    assert httpx.get(f"{api.base_url}/tasks", params={"cursor": real}).status_code == 200
+    payload, tag = real.split(".")
+    first = page["items"][0]
+    forged_payload = base64.urlsafe_b64encode(
+        orjson.dumps(["1970-01-01T00:00:00+00:00", first["id"]])).decode().rstrip("=")
+    for forged in (f"{forged_payload}.{tag}", f"{payload}.{'A' * 22}", f"{payload}.{tag[:-1]}B"):
+        assert_problem(httpx.get(f"{api.base_url}/tasks", params={"cursor": forged}), 400, forged)
+
+
 def test_health_ready_metrics_openapi(tn, db_url, start_api):
     api = start_api(db_url)
     b = api.base_url
@@ -83,7 +104,7 @@ def test_ready_is_false_without_a_reachable_database(tn, start_api):
 
 BAD_TASK_BODIES = [
     ("malformed JSON", b'{"title": ', 400),
-    ("empty body", b"", 400),
+    ("empty body", b"", 422),  # the required body is missing: a validation error, like FastAPI says
     ("not an object", b"[1, 2]", 422),
     ("title wrong type", b'{"title": 5}', 422),
     ("title missing", b'{"description": "x"}', 422),
@@ -130,7 +151,7 @@ def test_bad_requests_of_every_other_kind_get_problems(tn, db_url, start_api):
     tid = task["id"]
     unknown = str(uuid.uuid4())
     assert_problem(httpx.get(f"{b}/tasks/{unknown}"), 404)
-    assert_problem(httpx.get(f"{b}/tasks/not-a-uuid"), 404)
+    assert_problem(httpx.get(f"{b}/tasks/not-a-uuid"), 422)  # the schema says format: uuid
     assert_problem(httpx.patch(f"{b}/tasks/{unknown}", json={"title": "x"}), 404)
     assert_problem(httpx.delete(f"{b}/tasks/{unknown}"), 404)
     assert_problem(httpx.patch(f"{b}/tasks/{tid}", json={"title": None}), 422)
@@ -140,7 +161,7 @@ def test_bad_requests_of_every_other_kind_get_problems(tn, db_url, start_api):
     )
     for cursor in ("abc", "!!!", "W10", "WyJ4IiwgInkiXQ", "x" * 600):
         assert 400 <= httpx.get(f"{b}/tasks", params={"cursor": cursor}).status_code < 500
-    assert_problem(httpx.get(f"{b}/tasks", params={"cursor": "abc"}), 400)
+    assert_problem(httpx.get(f"{b}/tasks", params={"cursor": "abc"}), 422)  # not the cursor's shape
     for limit in ("0", "101", "abc", "-1", "99999999999999999999"):
         assert_problem(httpx.get(f"{b}/tasks", params={"limit": limit}), 422)
     # Uploads: too large, not an image (whatever the name says), no file field, unknown task.
@@ -164,7 +185,7 @@ def test_bad_requests_of_every_other_kind_get_problems(tn, db_url, start_api):
     image_id = ok.json()["id"]
     assert_problem(httpx.get(f"{b}/tasks/{tid}/images/{unknown}"), 404)
     assert_problem(httpx.get(f"{b}/tasks/{unknown}/images/{image_id}"), 404)
-    assert_problem(httpx.get(f"{b}/tasks/{tid}/images/{image_id}/variants/300"), 404)
+    assert_problem(httpx.get(f"{b}/tasks/{tid}/images/{image_id}/variants/300"), 422)  # size is an enum
     assert_problem(httpx.get(f"{b}/tasks/{tid}/images/{image_id}/variants/512"), 404)  # not made yet
     assert_problem(httpx.get(f"{b}/no/such/route"), 404)
     assert_problem(httpx.put(f"{b}/tasks"), 405)
@@ -204,16 +225,25 @@ def test_upload_resize_and_download(tn, db_url, start_api, start_worker):
     assert Image.open(BytesIO(small.content)).size == (96, 128)
 
 
-def test_metrics_add_up_across_server_processes(tn, db_url, start_api):
-    api = start_api(db_url, WEB_CONCURRENCY="2")
-
-    def healthz_count() -> float:
-        text = httpx.get(f"{api.base_url}/metrics").text
-        prefix = 'tasknote_http_requests_total{method="GET",route="/healthz",status="200"} '
-        return sum(float(ln[len(prefix):]) for ln in text.splitlines() if ln.startswith(prefix))
-
-    before = healthz_count()
-    for _ in range(30):
-        with httpx.Client() as client:  # a new connection each time: both processes serve some
-            assert client.get(f"{api.base_url}/healthz").status_code == 200
-    assert healthz_count() - before == 30
+def test_head_allow_content_type_and_location(tn, db_url, start_api):
+    """HEAD answers every GET (same status and headers, no body); a 405 lists every method the
+    path serves; a body that is not application/json is a 415; a create says where it went."""
+    api = start_api(db_url)
+    b = api.base_url
+    created = httpx.post(f"{b}/tasks", json={"title": "located"})
+    task = created.json()
+    assert created.headers["location"] == f"/tasks/{task['id']}"
+    for path in ("/healthz", "/ready", "/metrics", "/tasks", f"/tasks/{task['id']}"):
+        get, head = httpx.get(b + path), httpx.head(b + path)
+        assert (head.status_code, head.content) == (get.status_code, b""), path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert httpx.head(f"{b}/tasks/{uuid.uuid4()}").status_code == 404
+    not_allowed = httpx.put(f"{b}/tasks/{task['id']}")
+    assert_problem(not_allowed, 405)
+    assert not_allowed.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+    assert httpx.request("TRACE", f"{b}/tasks").headers["allow"] == "GET, HEAD, POST"
+    for ctype in ("application/x-notjson", "text/plain", "application/problem+json", ""):
+        headers = {"content-type": ctype} if ctype else {}
+        assert_problem(httpx.post(f"{b}/tasks", content=b'{"title": "a"}', headers=headers), 415, ctype)
+        assert_problem(httpx.patch(f"{b}/tasks/{task['id']}", content=b'{"title": "a"}', headers=headers),
+                       415, ctype)

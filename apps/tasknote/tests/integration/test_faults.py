@@ -10,7 +10,6 @@ import uuid
 
 import httpx
 import psycopg
-import pytest
 
 
 def postmaster_start(db_url: str) -> object:
@@ -129,30 +128,21 @@ def slow_upload_body(jpeg: bytes, seconds: float) -> tuple[bytes, bytes, object]
     return body, f"multipart/form-data; boundary={boundary}".encode(), gen
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigterm_with_requests_in_flight(tn, db_url, start_api, workers):
-    """Clients behave like a load balancer: they stop sending new requests once /ready says 503
-    (SHUTDOWN_DELAY_SECONDS covers that). Everything already sent must complete normally."""
-    api = start_api(db_url, SHUTDOWN_DELAY_SECONDS="1.5", WEB_CONCURRENCY=workers)
+def test_sigterm_with_requests_in_flight(tn, db_url, start_api):
+    """Shutdown is uvicorn's own. In Kubernetes the pod's preStop sleep has already taken it out
+    of the Service when SIGTERM arrives, so new requests have stopped: the load below stops
+    first, as a load balancer would. What is still in flight (three slow uploads) must complete
+    normally, and the process must then leave on its own after a clean lifespan shutdown."""
+    api = start_api(db_url)
     b = api.base_url
     tid = tn.new_task(b)["id"]
-    not_ready = threading.Event()
+    endpoint_removed = threading.Event()
     statuses: list[int] = []
     failures: list[str] = []
 
-    def poll_ready() -> None:
-        with httpx.Client(timeout=5) as client:
-            while not not_ready.is_set():
-                try:
-                    if client.get(f"{b}/ready").status_code == 503:
-                        not_ready.set()
-                except httpx.TransportError:
-                    not_ready.set()
-                time.sleep(0.02)
-
     def load() -> None:
         with httpx.Client(base_url=b, timeout=30) as client:
-            while not not_ready.is_set():
+            while not endpoint_removed.is_set():
                 try:
                     statuses.append(client.post("/tasks", json={"title": "x"}).status_code)
                     statuses.append(client.get(f"/tasks/{tid}").status_code)
@@ -172,44 +162,25 @@ def test_sigterm_with_requests_in_flight(tn, db_url, start_api, workers):
         except httpx.TransportError as exc:
             failures.append(repr(exc))
 
-    threads = [threading.Thread(target=load) for _ in range(12)]
-    threads += [threading.Thread(target=slow_upload) for _ in range(3)]
-    poller = threading.Thread(target=poll_ready)
-    for t in threads:
+    loaders = [threading.Thread(target=load) for _ in range(12)]
+    uploads = [threading.Thread(target=slow_upload) for _ in range(3)]
+    for t in [*loaders, *uploads]:
         t.start()
     time.sleep(0.8)  # uploads are under way, load is running
-    poller.start()
-    api.signal(signal.SIGTERM)
-    # Bounded shutdown without a wall-clock assert: the 1.5 s delay plus the ~3 s uploads fit in
-    # this wait many times over; a server that hangs raises TimeoutExpired here.
+    endpoint_removed.set()
+    for t in loaders:
+        t.join(30)
+    api.signal(signal.SIGTERM)  # the uploads are still sending their bodies
+    # Bounded shutdown without a wall-clock assert: the ~3 s uploads fit in this wait many times
+    # over; a server that hangs raises TimeoutExpired here.
     code = api.wait(20)
-    not_ready.set()
-    for t in [*threads, poller]:
+    for t in uploads:
         t.join(30)
     assert failures == [], failures[:3]
     assert len(statuses) > 50, "the load ran"
     assert statuses.count(202) == 3, "the slow uploads in flight completed"
     assert all(200 <= s < 300 for s in statuses), sorted(set(statuses))
-    assert code == 0, api.output()[-2000:]
-
-
-def test_server_processes_do_not_outlive_a_killed_supervisor(tn, db_url, start_api):
-    from pathlib import Path
-
-    api = start_api(db_url, WEB_CONCURRENCY="2")
-    pid = api.popen.pid
-    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    assert len(children) == 2
-    api.signal(signal.SIGKILL)
-    api.wait(10)
-
-    def gone() -> bool:
-        return not any(Path(f"/proc/{c}").exists() and "zombie" not in status(c) for c in children)
-
-    def status(child: int) -> str:
-        try:
-            return Path(f"/proc/{child}/status").read_text().lower()
-        except OSError:
-            return "zombie"
-
-    tn.wait_until(gone, 15, "the orphaned server processes to exit")
+    # uvicorn re-raises the signal it shut down for once the shutdown is done (uvicorn/server.py,
+    # capture_signals), so the process ends by SIGTERM, after the lifespan closed the pool.
+    assert code == -signal.SIGTERM, api.output()[-2000:]
+    assert "api stopped" in api.output(), api.output()[-2000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -11,15 +12,33 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from PIL import Image
-from tasknote import cli, images, problems, store, worker
+from tasknote import cli, cursors, idempotency, images, problems, worker
 
 
 def test_cursor_round_trip_and_rejects_foreign_cursors():
+    key, other_key = b"k" * 32, b"o" * 32
     when, tid = datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC), uuid.uuid4()
-    assert store.decode_cursor(store.encode_cursor(when, tid)) == (when, tid)
-    for bad in ("", "abc", "!!", "W10", "WyJ4IiwieSJd", store.encode_cursor(when, tid)[:-3] + "zzz"):
-        with pytest.raises(store.BadCursor):
-            store.decode_cursor(bad)
+    cursor = cursors.sign(key, when, tid)
+    assert re.fullmatch(cursors.PATTERN, cursor)
+    assert cursors.verify(key, cursor) == (when, tid)
+    payload, tag = cursor.split(".")
+    for bad in ("", "abc", "!!", "W10", "WyJ4IiwieSJd", f"{payload}.", f".{tag}", f"{payload}{tag}",
+                cursors.sign(other_key, when, tid), f"{payload}.{tag[:-1]}{chr(ord(tag[-1]) ^ 1)}",
+                f"{payload[:-1]}A.{tag}"):
+        with pytest.raises(cursors.BadCursor):
+            cursors.verify(key, bad)
+
+
+def test_idempotency_keys_fingerprints_and_locks():
+    key = str(uuid.uuid4())
+    assert idempotency.normalise(key.upper()) == key
+    assert idempotency.normalise(f'"{key}"') == key, "the draft's Structured Field string form"
+    for bad in ("", "abc", f'"{key}', key + "x"):
+        with pytest.raises(problems.Problem):
+            idempotency.normalise(bad)
+    assert idempotency.fingerprint(b"ab", b"c") != idempotency.fingerprint(b"a", b"bc")
+    assert idempotency.lock_id("POST /tasks", key) == idempotency.lock_id("POST /tasks", key)
+    assert -(2**63) <= idempotency.lock_id("POST /tasks", key) < 2**63
 
 
 def encoded(img: Image.Image, fmt: str, **kw: object) -> bytes:

@@ -15,7 +15,7 @@ def test_defaults():
         10 * 1024 * 1024,
         "",
     )
-    assert s.shutdown_delay_seconds == 5.0
+    assert (s.graceful_timeout_seconds, s.idempotency_ttl_seconds) == (20.0, 24 * 3600)
 
 
 def test_values_are_parsed():
@@ -25,15 +25,15 @@ def test_values_are_parsed():
             "LOG_LEVEL": "debug",
             "FEATURE_BETA": "true",
             "REDIS_URL": "redis://c:6379/0",
-            "SHUTDOWN_DELAY_SECONDS": "2.5",
-            "WEB_CONCURRENCY": "2",
+            "GRACEFUL_TIMEOUT_SECONDS": "2.5",
+            "IDEMPOTENCY_TTL_SECONDS": "3600",
         }
     )
-    assert (s.log_level, s.feature_beta, s.shutdown_delay_seconds, s.web_concurrency) == (
+    assert (s.log_level, s.feature_beta, s.graceful_timeout_seconds, s.idempotency_ttl_seconds) == (
         "DEBUG",
         True,
         2.5,
-        2,
+        3600,
     )
 
 
@@ -45,7 +45,7 @@ def test_every_bad_value_gets_its_own_sentence():
                 "LOG_LEVEL": "loud",
                 "FEATURE_BETA": "maybe",
                 "PORT": "0",
-                "SHUTDOWN_DELAY_SECONDS": "soon",
+                "GRACEFUL_TIMEOUT_SECONDS": "soon",
                 "MAX_UPLOAD_BYTES": "-1",
             }
         )

@@ -1,0 +1,2 @@
+"""One APIRouter per resource: tasks, images, and the service endpoints (health, readiness,
+metrics)."""
