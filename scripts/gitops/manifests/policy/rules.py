@@ -10,6 +10,7 @@ from gitops.manifests.policy.argocd import (
     argocd_automated,
     argocd_pinned_revision,
 )
+from gitops.manifests.policy.integrity import INTEGRITY_RULES
 from gitops.manifests.policy.model import Rule
 from gitops.manifests.policy.placement import (
     config_literals,
@@ -114,5 +115,5 @@ RULES: tuple[Rule, ...] = (
          "its service account; the app never calls the API.",
          "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
          "object with the reason if it really needs the API)", service_account_token),
+    *INTEGRITY_RULES,  # objects that refer to each other agree (policy.integrity)
 )
-
