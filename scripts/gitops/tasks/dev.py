@@ -79,5 +79,23 @@ def lock(c: Any) -> None:
         print(f"wrote {path.relative_to(root)}")
 
 
+@task(
+    help={
+        "uncommitted": "also publish uncommitted changes: modified, deleted and new files not ignored "
+                       "by .gitignore (default: HEAD only). Your working tree, index and branches are "
+                       "never touched",
+        "timeout": "seconds to wait for Argo CD to sync the published commit (default 600)",
+    }
+)
+def sync(c: Any, uncommitted: bool = False, timeout: int = 600) -> None:
+    """Re-publish the checkout to the kind cluster's local Git source and wait for the rollout:
+    the app image is rebuilt only when apps/tasknote changed; an unchanged checkout is a no-op."""
+    from gitops.cluster import localsource, resolve
+
+    report = localsource.sync(resolve("kind"), include_uncommitted=uncommitted, deadline_s=timeout)
+    for line in report.lines():
+        print(line)
+
+
 TASKS = [test]
-ns = Collection("dev", lint, lock)
+ns = Collection("dev", lint, lock, sync)

@@ -1,0 +1,156 @@
+"""The inner loop on kind: publish the checkout again, have Argo CD pick it up now, wait, report.
+
+`./inv dev.sync` = gitops.cluster.publish (the image is rebuilt only when apps/tasknote's tree
+changed: its tag is that tree's hash), then the Applications reading the local Git source get
+the annotation `argocd.argoproj.io/refresh: normal`, which asks the application controller to
+re-read Git now instead of at its next poll ("Indicates that app needs to be refreshed. Removed
+by application controller after app is refreshed", https://argo-cd.readthedocs.io/en/latest/
+user-guide/annotations-and-labels/), then waits until each of them reports the published commit
+as its synced revision and every Application is Synced and Healthy (gitops.wait), and prints
+the objects the sync changed and the time taken. An unchanged checkout publishes nothing and
+ends after the publish check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gitops.errors import GitOpsError
+from gitops.wait import AppStatus, Snapshot
+
+Obj = dict[str, Any]
+REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
+ARGOCD_NAMESPACE = "argocd"
+
+
+def sources(app: Obj) -> list[Obj]:
+    spec = app.get("spec") or {}
+    return [spec["source"]] if spec.get("source") else list(spec.get("sources") or [])
+
+
+def reads(app: Obj, url: str) -> bool:
+    return any(s.get("repoURL") == url for s in sources(app))
+
+
+def synced_revision(app: Obj) -> str:
+    """status.sync.revision (one source) or the first of status.sync.revisions (several)."""
+    sync = (app.get("status") or {}).get("sync") or {}
+    return str(sync.get("revision") or next(iter(sync.get("revisions") or []), ""))
+
+
+def at_revision(snapshot: Snapshot, apps: Iterable[Obj], url: str, commit: str) -> Snapshot:
+    """The snapshot, with every Application that reads `url` but has not synced `commit` yet
+    counted as not ready (it may still be Synced/Healthy at the previous commit)."""
+    behind = {str(a["metadata"]["name"]): synced_revision(a) for a in apps
+              if reads(a, url) and synced_revision(a) != commit}
+    statuses = tuple(
+        AppStatus(s.name, f"at {behind[s.name][:7] or 'none'}", s.health,
+                  f"waiting for {commit[:7]}", s.children) if s.name in behind else s
+        for s in snapshot.apps)
+    return Snapshot(statuses, snapshot.workloads, snapshot.missing)
+
+
+@dataclass(frozen=True)
+class Change:
+    application: str
+    kind: str
+    namespace: str
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.application}: {self.kind} {where} ({self.message})"
+
+
+def changed_objects(apps: Iterable[Obj], commit: str) -> list[Change]:
+    """What the sync of `commit` created, configured or pruned, from each Application's
+    status.operationState.syncResult (ResourceResult: group, version, kind, namespace, name,
+    status, message: argoproj/argo-cd pkg/apis/application/v1alpha1/types.go); `message` is
+    the apply's own wording ("deployment.apps/tasknote-api configured"), so "unchanged" ones
+    are left out."""
+    changes = []
+    for app in apps:
+        operation = (app.get("status") or {}).get("operationState") or {}
+        result = operation.get("syncResult") or {}
+        if result.get("revision") != commit and commit not in (result.get("revisions") or []):
+            continue
+        for res in result.get("resources") or []:
+            message = str(res.get("message") or res.get("status") or "")
+            if message.endswith(" unchanged"):
+                continue
+            changes.append(Change(str(app["metadata"]["name"]), str(res.get("kind", "")),
+                                  str(res.get("namespace") or ""), str(res.get("name", "")), message))
+    return sorted(changes, key=lambda c: (c.application, c.kind, c.namespace, c.name))
+
+
+def refresh_args(names: Sequence[str]) -> list[str]:
+    """kubectl arguments annotating the named Applications with refresh=normal (--overwrite: a
+    refresh still pending from an earlier run is simply asked for again)."""
+    return ["annotate", "--overwrite", "-n", ARGOCD_NAMESPACE,
+            *(f"applications.argoproj.io/{n}" for n in names), f"{REFRESH_ANNOTATION}=normal"]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    commit: str
+    published: bool
+    image_built: bool
+    image: str
+    files: tuple[str, ...]
+    changes: tuple[Change, ...]
+    seconds: float
+
+    def lines(self) -> list[str]:
+        if not self.published:
+            return [f"nothing changed: {self.commit[:12]} is already published and synced "
+                    f"({self.seconds:.1f} s)"]
+        out = [f"published {self.commit[:12]} ({'new image' if self.image_built else 'same image'} "
+               f"{self.image})"]
+        out += [f"  file  {path}" for path in self.files]
+        out += [f"  object  {change}" for change in self.changes] or ["  no object changed"]
+        out.append(f"dev.sync took {self.seconds:.0f} s")
+        return out
+
+
+def wait_for_commit(observe: Callable[[], Snapshot], applications: Callable[[], list[Obj]], *, url: str,
+                    commit: str, deadline_s: float, progress: Callable[[str], None],
+                    wait: Callable[..., Snapshot]) -> None:
+    """gitops.wait's poll loop over snapshots where an Application behind `commit` is not ready."""
+
+    def observe_at_commit() -> Snapshot:
+        return at_revision(observe(), applications(), url, commit)
+
+    wait(observe_at_commit, what=f"Argo CD to sync {commit[:12]}", deadline_s=deadline_s, progress=progress)
+
+
+def sync(*, publish: Callable[[], Any], api: Any, kubectl: Callable[[list[str]], None], url: str,
+         deadline_s: float = 600, progress: Callable[[str], None] = print,
+         clock: Callable[[], float] = time.monotonic) -> SyncReport:
+    """Publish, refresh, wait, report. `publish` returns a gitops.cluster.publish.Published;
+    `kubectl(args)` runs kubectl against the cluster (the annotate)."""
+    from gitops.wait import observe_cluster, wait_until_ready
+
+    started = clock()
+    progress("publishing the checkout to the local Git source ...")
+    published = publish()
+    image = f"{published.image.reference}@{published.image.digest}"
+    apps = api.applications(ARGOCD_NAMESPACE)
+    ours = sorted(str(a["metadata"]["name"]) for a in apps if reads(a, url))
+    if not ours:
+        raise GitOpsError(f"no Argo CD Application reads {url}; bootstrap the cluster with the local "
+                          "source first (./inv bootstrap).")
+    behind = [a for a in apps if reads(a, url) and synced_revision(a) != published.commit]
+    if not published.created and not behind:
+        return SyncReport(published.commit, False, published.image.built, image, (), (), clock() - started)
+    progress(f"published {published.commit[:12]}; asking Argo CD to refresh {', '.join(ours)}")
+    kubectl(refresh_args(ours))
+    wait_for_commit(observe_cluster(api, ARGOCD_NAMESPACE), lambda: api.applications(ARGOCD_NAMESPACE),
+                    url=url, commit=published.commit, deadline_s=deadline_s, progress=progress,
+                    wait=wait_until_ready)
+    changes = changed_objects(api.applications(ARGOCD_NAMESPACE), published.commit)
+    return SyncReport(published.commit, True, published.image.built, image, published.changed,
+                      tuple(changes), clock() - started)

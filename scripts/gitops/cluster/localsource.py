@@ -1,0 +1,99 @@
+"""The local GitOps loop for the kind target: which source Argo CD reads, and publishing to it.
+
+Default on kind: the local Git server (gitops.cluster.gitserver) serving what
+gitops.cluster.publish made of the user's checkout. `--source <git URL>` keeps the fork-based
+path: the committed Applications are applied as they are and nothing is published. This module
+only wires the pieces to a cluster (its sealing key, the kind registry, the Applications);
+the pieces themselves are tested on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops import config, repo_url, run, tools
+from gitops.cluster import Target, devsecrets, devsync, gitserver, publish
+from gitops.errors import GitOpsError
+
+SEALING_NAMESPACE = "kube-system"
+SEALING_KEY_SELECTOR = "sealedsecrets.bitnami.com/sealed-secrets-key=active"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where Argo CD reads this cluster's manifests from."""
+
+    url: str
+    local: bool  # True: the local Git server, published by us; False: a fork the user pushes to
+
+    def describe(self) -> str:
+        return f"local Git source {self.url}" if self.local else f"Git remote {self.url}"
+
+
+def choose(cluster: str, source: str = "") -> Source:
+    """`--source URL` wins; kind defaults to the local Git source; other clusters read versions.yaml's URL."""
+    if source:
+        return Source(repo_url.check_url(source), local=False)
+    if cluster == "kind":
+        return Source(gitserver.repo_url(), local=True)
+    return Source(str(config.version_of("repository", "url")), local=False)
+
+
+def root_application_text(text: str, committed_url: str, source: Source) -> str:
+    """root.yaml as it is applied: its repoURL pointed at the chosen source (the same edit the
+    published tree carries, so the self-managed root app does not flip back on its first sync)."""
+    if source.url == committed_url:
+        return text
+    after = repo_url.replace_scalar(text, committed_url, source.url)
+    if after == text:
+        raise GitOpsError(f"the root Application does not name {committed_url}; run ./inv manifests.check "
+                          "and fix argocd/clusters/<cluster>/root.yaml.")
+    return after
+
+
+def cluster_certificate(api: Any) -> Any:
+    return devsecrets.active_certificate(api.secrets(SEALING_NAMESPACE, SEALING_KEY_SELECTOR))
+
+
+def push_name() -> str:
+    from gitops.cluster.kind import REGISTRY_HOST
+
+    return f"{REGISTRY_HOST}/{publish.APP_IMAGE}"
+
+
+def publish_checkout(api: Any, *, include_uncommitted: bool = False, repo: Path | None = None,
+                     server: gitserver.GitServer | None = None) -> publish.Published:
+    """Start the Git server if needed and publish the checkout sealed for this cluster's key."""
+    running = gitserver.ensure(server or gitserver.default())
+    return publish.publish(repo or config.ROOT, running.bare_repo, source_url=running.url,
+                           cert=cluster_certificate(api), push_name=push_name(),
+                           include_uncommitted=include_uncommitted)
+
+
+def kubectl_runner(target: Target) -> Callable[[list[str]], None]:
+    def kubectl(args: list[str]) -> None:
+        run.run([str(tools.require("kubectl")), *target.kubectl_args(), *args], timeout=60)
+
+    return kubectl
+
+
+def sync(target: Target, *, include_uncommitted: bool = False, deadline_s: float = 600,
+         progress: Callable[[str], None] = print) -> devsync.SyncReport:
+    """`./inv dev.sync`: publish again, refresh the Applications, wait, report."""
+    from gitops.cluster.api import Api
+
+    if target.cluster != "kind":
+        raise GitOpsError("dev.sync publishes to the kind cluster's local Git source; other clusters "
+                          "deploy through Git pull requests (./inv release.bump).")
+    server = gitserver.default()
+    if not gitserver.ready(server):
+        raise GitOpsError(f"the local Git source {server.container} is not running; run ./inv bootstrap "
+                          "first (it starts it and publishes the first commit).")
+    api = Api(target)
+    return devsync.sync(publish=lambda: publish_checkout(api, include_uncommitted=include_uncommitted,
+                                                         server=server),
+                        api=api, kubectl=kubectl_runner(target), url=server.url, deadline_s=deadline_s,
+                        progress=progress)

@@ -1,0 +1,55 @@
+"""On a real kind cluster bootstrapped through the local Git source: TaskNote dev is Synced,
+Healthy and passes smoke, and dev.sync after a one-line app change rolls out the new digest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from gitops import run
+from gitops.cluster import Target, devsync, gitserver, localsource
+from gitops.cluster.api import Api
+from gitops.cluster.smoke import describe_report, run_smoke
+from support.gitrepo import git
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def kind_target(bootstrapped: Target) -> Target:
+    if bootstrapped.cluster != "kind" or os.environ.get("TASKNOTE_E2E_CLUSTER", "kind") != "kind":
+        pytest.skip("the local Git source is the kind cluster's; this run targets another cluster")
+    return bootstrapped
+
+
+def api_image(api: Api) -> str:
+    deployment = api.deployment("tasknote-api", "tasknote-dev")
+    assert deployment is not None
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_bootstrap_reads_the_local_source_and_smoke_passes(kind_target: Target) -> None:
+    app = Api(kind_target).application("tasknote-dev")
+    assert app is not None and devsync.reads(app, gitserver.repo_url())
+    report = run_smoke(kind_target.context, "dev")
+    assert report.ok, describe_report(report)
+
+
+def test_dev_sync_rolls_out_a_one_line_app_change(kind_target: Target, tmp_path: Path) -> None:
+    clone = tmp_path / "checkout"
+    run.run(["git", "clone", "--quiet", str(ROOT), str(clone)], timeout=120)
+    module = clone / "apps" / "tasknote" / "src" / "tasknote" / "__init__.py"
+    module.write_text(module.read_text() + "# e2e: a one-line change\n")
+    git(clone, "commit", "--quiet", "-am", "e2e: one-line app change")
+
+    api = Api(kind_target)
+    server = gitserver.default()
+    report = devsync.sync(publish=lambda: localsource.publish_checkout(api, repo=clone, server=server),
+                          api=api, kubectl=localsource.kubectl_runner(kind_target), url=server.url,
+                          deadline_s=600)
+    assert report.published and report.image_built
+    digest = report.image.rsplit("@", 1)[-1]
+    assert digest.startswith("sha256:") and api_image(api).endswith(f"@{digest}")
+    smoke = run_smoke(kind_target.context, "dev")
+    assert smoke.ok, describe_report(smoke)
