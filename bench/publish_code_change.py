@@ -26,8 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitops import app_image, config, run, sealing, tools
 from gitops.cluster import gitserver, publish
+from gitops.core import config, run, tools
+from gitops.images import app as app_image
+from gitops.secrets import sealing
 
 CHANGED = Path("apps/tasknote/src/tasknote/__init__.py")
 

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from gitops import run
-from gitops.cluster import Target, devsync, gitserver, localsource
+from gitops.cluster import devsync, gitserver, localsource
 from gitops.cluster.api import Api
-from gitops.cluster.smoke import describe_report, run_smoke
+from gitops.cluster.target import Target
+from gitops.core import run
+from gitops.verify.smoke_targets import describe_report, run_smoke
 from support.gitrepo import git
 
 ROOT = Path(__file__).resolve().parents[2]

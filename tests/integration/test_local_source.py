@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from gitops import registry, run, sealing, tools
 from gitops.cluster import gitserver, publish
-from gitops.overlays import read_pin
+from gitops.core import run, tools
+from gitops.images import registry
+from gitops.manifests.overlays import read_pin
+from gitops.secrets import sealing
 from support.gitrepo import git
 from support.registry import running_registry
 from support.sealing_testlib import unseal

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import sealing
 from gitops.cluster import devsecrets, devsync, gitserver
-from gitops.errors import GitOpsError
-from gitops.wait import assess
+from gitops.core.errors import GitOpsError
+from gitops.secrets import sealing
+from gitops.verify.reconcile import assess
 from support.sealing_testlib import unseal
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"

@@ -25,8 +25,8 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from gitops import sealing
-from gitops.errors import GitOpsError
+from gitops.core.errors import GitOpsError
+from gitops.secrets import sealing
 
 Obj = dict[str, Any]
 SEALED_PATH = "overlays/dev/sealed-secrets.yaml"

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.errors import GitOpsError
-from gitops.wait import AppStatus, Snapshot
+from gitops.core.errors import GitOpsError
+from gitops.verify.reconcile import AppStatus, Snapshot
 
 Obj = dict[str, Any]
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
@@ -132,7 +132,7 @@ def sync(*, publish: Callable[[], Any], api: Any, kubectl: Callable[[list[str]],
          clock: Callable[[], float] = time.monotonic) -> SyncReport:
     """Publish, refresh, wait, report. `publish` returns a gitops.cluster.publish.Published;
     `kubectl(args)` runs kubectl against the cluster (the annotate)."""
-    from gitops.wait import observe_cluster, wait_until_ready
+    from gitops.verify.reconcile import observe_cluster, wait_until_ready
 
     started = clock()
     progress("publishing the checkout to the local Git source ...")

@@ -33,8 +33,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import config, run, tools
-from gitops.errors import GitOpsError
+from gitops.core import config, run, tools
+from gitops.core.errors import GitOpsError
 
 CONTAINER = "tasknote-kind-git"
 NETWORK = "kind"  # kind's own Docker network, where the nodes and the registry are

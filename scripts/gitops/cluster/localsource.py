@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops import config, repo_url, run, tools
-from gitops.cluster import Target, devsecrets, devsync, gitserver, publish
-from gitops.errors import GitOpsError
+from gitops.cluster import devsecrets, devsync, gitserver, publish
+from gitops.cluster.target import Target
+from gitops.core import config, run, tools
+from gitops.core.errors import GitOpsError
+from gitops.manifests import repo_url
 
 SEALING_NAMESPACE = "kube-system"
 SEALING_KEY_SELECTOR = "sealedsecrets.bitnami.com/sealed-secrets-key=active"

@@ -33,10 +33,15 @@ from pathlib import Path
 
 from cryptography import x509
 
-from gitops import app_image, config, images, registry, repo_url, run, sealing, tools
 from gitops.cluster import devsecrets
-from gitops.errors import GitOpsError
-from gitops.overlays import Pin, set_pin
+from gitops.core import config, run, tools
+from gitops.core.errors import GitOpsError
+from gitops.images import app as app_image
+from gitops.images import publish as images
+from gitops.images import registry
+from gitops.manifests import repo_url
+from gitops.manifests.overlays import Pin, set_pin
+from gitops.secrets import sealing
 
 APP_DIR = "apps/tasknote"
 APP_IMAGE = "tasknote"  # the placeholder name overlays pin (gitops.pins.OWN_IMAGE)

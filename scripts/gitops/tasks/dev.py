@@ -90,7 +90,8 @@ def lock(c: Any) -> None:
 def sync(c: Any, uncommitted: bool = False, timeout: int = 600) -> None:
     """Re-publish the checkout to the kind cluster's local Git source and wait for the rollout:
     the app image is rebuilt only when apps/tasknote changed; an unchanged checkout is a no-op."""
-    from gitops.cluster import localsource, resolve
+    from gitops.cluster import localsource
+    from gitops.cluster.target import resolve
 
     report = localsource.sync(resolve("kind"), include_uncommitted=uncommitted, deadline_s=timeout)
     for line in report.lines():
