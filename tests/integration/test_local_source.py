@@ -114,6 +114,8 @@ def test_publish_serves_one_commit_the_repo_server_can_fetch(
     before = fingerprint_of(user_repo)
     with running_registry() as host:
         push_name = f"{host}/tasknote"
+        current = {"source_url": server.url, "cert": cert, "push_name": push_name}
+        assert not publish.is_current(user_repo, server.bare_repo, **current)
         first = publish.publish(user_repo, server.bare_repo, source_url=server.url, cert=cert,
                                 push_name=push_name)
         request.addfinalizer(lambda: run.run([docker(), "image", "rm", first.image.reference], check=False))
@@ -159,6 +161,8 @@ echo ---tree && git ls-tree -r --name-only FETCH_HEAD
         second = publish.publish(user_repo, server.bare_repo, source_url=server.url, cert=cert,
                                  push_name=push_name)
         assert (second.created, second.commit, second.image.built) == (False, first.commit, False)
+        assert publish.is_current(user_repo, server.bare_repo, **current)
+        assert not publish.is_current(user_repo, server.bare_repo, **current, include_uncommitted=True)
         head = run.run(["git", "--git-dir", str(server.bare_repo), "rev-parse", "refs/heads/main"]).stdout
         assert head.strip() == first.commit
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from cryptography import x509
 
 from gitops.cluster import devsecrets
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
 from gitops.images import app as app_image
 from gitops.images import publish as images
@@ -318,5 +318,21 @@ def publish(repo: Path, bare: Path, *, source_url: str, cert: x509.Certificate, 
         return commit_and_push(stage, source, prior, edits, image, bare)
 
 
-def default_repo() -> Path:
-    return config.ROOT
+def is_current(repo: Path, bare: Path, *, source_url: str, cert: x509.Certificate, push_name: str,
+               pull_name: str | None = None, include_uncommitted: bool = False) -> bool:
+    """Whether publishing now would make no commit: the registry already serves this tree's
+    image and the served main's tree is what publish would write. Builds and writes nothing
+    (bootstrap's check before its publish step)."""
+    check_push_name(push_name)
+    with staging(repo, bare) as stage:
+        prior = previous(bare)
+        if prior.tree is None:
+            return False
+        source = source_tree(stage, include_uncommitted=include_uncommitted)
+        try:
+            digest = registry.resolve(push_name, image_tag(source.app_tree))
+        except GitOpsError:
+            return False
+        pin = Pin(APP_IMAGE, pull_name or push_name, app_version(stage, source.tree), digest)
+        stage.write_blobs(tree_edits(stage, source, prior, pin=pin, cert=cert, source_url=source_url))
+        return stage.git("write-tree") == prior.tree
