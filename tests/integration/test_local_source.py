@@ -7,6 +7,7 @@ is missing here; its tests are in tests/e2e."""
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,18 @@ def network() -> Iterator[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, network: str, server_image: str) -> Iterator[gitserver.GitServer]:
+def strict_umask() -> Iterator[None]:
+    """A user whose files are private by default: the server (www-data) must still read them."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.fixture
+def server(tmp_path: Path, network: str, server_image: str,
+           strict_umask: None) -> Iterator[gitserver.GitServer]:
     spec = gitserver.GitServer(tmp_path / "served", container=f"tasknote-test-git-{uuid.uuid4().hex[:8]}",
                                network=network, image=server_image)
     try:

@@ -139,11 +139,17 @@ def ensure_image(context: Path = CONTEXT) -> str:
 
 
 def init_bare_repo(path: Path) -> bool:
-    """Create the served bare repository (HEAD on main); False when it already exists."""
+    """Create the served bare repository (HEAD on main); False when it already exists.
+
+    The server reads as www-data, not as the user who publishes: the mounted directory is made
+    0755 and the repository `--shared=0644`, so git keeps every file it writes (pushes too)
+    world-readable whatever the user's umask (git-init(1) --shared=0xxx overrides umask).
+    """
     if (path / "HEAD").is_file():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    run.run(["git", "init", "--quiet", "--bare", str(path)], timeout=30)
+    path.parent.chmod(0o755)
+    run.run(["git", "init", "--quiet", "--bare", "--shared=0644", str(path)], timeout=30)
     # A clone without --branch checks out what HEAD names: the branch publish writes.
     run.run(["git", "--git-dir", str(path), "symbolic-ref", "HEAD", "refs/heads/main"], timeout=30)
     return True
