@@ -59,6 +59,7 @@ class Stage:
     def __init__(self, repo: Path, scratch: Path, bare: Path) -> None:
         self.repo = repo
         self.scratch = scratch
+        self._blobs: dict[tuple[str, str], str | None] = {}
         top = run.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, check=False, timeout=30)
         if top.returncode != 0:
             raise GitOpsError(f"{repo} is not a Git checkout; publish runs from a clone of this repository.")
@@ -81,10 +82,13 @@ class Stage:
                        timeout=300).stdout.strip()
 
     def blob(self, tree: str, path: str) -> str | None:
-        """The text of `path` in `tree`, None when the tree has no such file."""
-        result = run.run(["git", "cat-file", "blob", f"{tree}:{path}"], cwd=self.repo, env=self.env,
-                         check=False, timeout=60)
-        return result.stdout if result.returncode == 0 else None
+        """The text of `path` in `tree`, None when the tree has no such file (trees are immutable,
+        so each is read once)."""
+        if (tree, path) not in self._blobs:
+            result = run.run(["git", "cat-file", "blob", f"{tree}:{path}"], cwd=self.repo, env=self.env,
+                             check=False, timeout=60)
+            self._blobs[tree, path] = result.stdout if result.returncode == 0 else None
+        return self._blobs[tree, path]
 
     def paths(self, tree: str, prefix: str) -> list[str]:
         out = self.git("ls-tree", "-r", "--name-only", "-z", tree, "--", prefix)
