@@ -230,3 +230,29 @@ def test_context_hash_changes_with_the_server_config(tmp_path: Path) -> None:
     before = gitserver.context_hash(context)
     (context / "gitconfig").write_text("[http]\n\treceivepack = true\n")
     assert gitserver.context_hash(context) != before
+
+
+# --- localsource ---------------------------------------------------------------------------------
+
+
+def test_kind_reads_the_local_source_unless_a_fork_is_given() -> None:
+    from gitops.cluster import localsource
+
+    assert localsource.choose("kind") == localsource.Source(URL, local=True)
+    fork = "https://github.com/someone/tasknote-gitops.git"
+    assert localsource.choose("kind", fork) == localsource.Source(fork, local=False)
+    with pytest.raises(GitOpsError, match="not a Git URL"):
+        localsource.choose("kind", "github.com/someone")
+
+
+def test_root_application_is_applied_pointing_at_the_chosen_source() -> None:
+    from gitops.cluster import localsource
+    from gitops.core import config
+
+    committed = str(config.version_of("repository", "url"))
+    text = (config.ROOT / "argocd" / "clusters" / "kind" / "root.yaml").read_text()
+    local = localsource.root_application_text(text, committed, localsource.choose("kind"))
+    assert yaml.safe_load(local)["spec"]["source"]["repoURL"] == URL
+    assert local.replace(URL, committed) == text  # only the URL changed, comments kept
+    fork = localsource.Source(committed, local=False)
+    assert localsource.root_application_text(text, committed, fork) == text

@@ -75,6 +75,25 @@ def publish_checkout(api: Any, *, include_uncommitted: bool = False, repo: Path 
                            include_uncommitted=include_uncommitted)
 
 
+def published(api: Any, *, include_uncommitted: bool = False, repo: Path | None = None,
+              server: gitserver.GitServer | None = None) -> bool:
+    """Bootstrap's check: the server answers and serves what publishing now would serve."""
+    chosen = server or gitserver.default()
+    if not gitserver.ready(chosen):
+        return False
+    return publish.is_current(repo or config.ROOT, chosen.bare_repo, source_url=chosen.url,
+                              cert=cluster_certificate(api), push_name=push_name(),
+                              include_uncommitted=include_uncommitted)
+
+
+def describe(result: publish.Published) -> str:
+    what = "published" if result.created else "already published"
+    image = "built and pushed" if result.image.built else "already in the registry"
+    return (f"{what} {result.commit[:12]} from {result.source.head[:12]}"
+            f"{' plus uncommitted changes' if result.source.uncommitted else ''}; "
+            f"image {result.image.reference}@{result.image.digest[:19]} {image}")
+
+
 def kubectl_runner(target: Target) -> Callable[[list[str]], None]:
     def kubectl(args: list[str]) -> None:
         run.run([str(tools.require("kubectl")), *target.kubectl_args(), *args], timeout=60)
