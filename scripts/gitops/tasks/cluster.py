@@ -59,6 +59,12 @@ def delete(c: Any, target: str = "", cluster: str = "", host: str = "") -> None:
         print("kind cluster deleted" if kind.delete(repo) else "no kind cluster to delete")
         if kind.delete_registry(repo):
             print(f"registry container {kind.REGISTRY_CONTAINER} removed")
+        from gitops.cluster import gitserver
+
+        server = gitserver.default()
+        if gitserver.delete(server):
+            # The published history stays: a new cluster restored from the same key re-uses it.
+            print(f"Git server container {server.container} removed (history kept in {server.root})")
         return
     if not host:
         raise GitOpsError("k3s needs --host USER@HOST (the VPS to uninstall from).")
