@@ -190,6 +190,13 @@ echo ---tree && git ls-tree -r --name-only FETCH_HEAD
         assert shown == sealed
         assert fingerprint_of(user_repo) == before, "publishing wrote into the user's checkout"
 
+    # A sync pinned to an earlier commit still fetches it by id once main has moved on, also with
+    # the v0 protocol, where only advertised tips are allowed unless the server says otherwise.
+    older = in_client(network, server_image, f"""set -e
+mkdir /tmp/o && cd /tmp/o && git init --quiet
+git -c protocol.version=0 fetch --quiet {url} {first.commit} && git rev-parse FETCH_HEAD""")
+    assert older.split() == [first.commit]
+
     refused = run.run([docker(), "run", "--rm", "--network", network, "--entrypoint", "sh", server_image,
                        "-c",
                        f"git clone --quiet {url} /tmp/c && cd /tmp/c && git -c user.name=x -c user.email=x@x "

@@ -9,10 +9,11 @@ cluster re-uses the same published commit and the same database credentials seal
 The read-only mount plus `http.receivepack=false` (clusters/kind/git-server/gitconfig) means
 nothing reaching it over the network can write to it.
 
-How the cluster reaches it: pods resolve container names on kind's network because kind points
-the node's resolver at Docker's embedded DNS (kubernetes-sigs/kind
-images/base/files/usr/local/bin/entrypoint, "switch docker DNS DNAT rules"; maintainers'
-explanation in kubernetes-sigs/kind#2383 and #1594), and CoreDNS forwards to the node's resolver.
+How the cluster reaches it: pods resolve container names on kind's network. The node's
+resolv.conf points at Docker's embedded DNS through the host IP, and kind applies those DNAT rules
+"also ... to non-local traffic (from pods)" (kubernetes-sigs/kind
+images/base/files/usr/local/bin/entrypoint, enable_network_magic; maintainers' explanation in
+kubernetes-sigs/kind#2383 and #1594); CoreDNS forwards what it does not know to that resolver.
 So Argo CD's repo-server clones http://tasknote-kind-git:8080/git/tasknote.git. Plain HTTP is
 what an Argo CD repository URL may be: its repo-server shells out to git (`git fetch origin
 <revision>`, argoproj/argo-cd util/git/client.go) and lists refs with go-git's HTTP transport
