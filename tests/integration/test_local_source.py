@@ -136,6 +136,7 @@ def test_publish_serves_one_commit_the_repo_server_can_fetch(
 
         # What the repo-server does, from another container on the network.
         url = server.url
+        committed_url = yaml.safe_load((user_repo / "versions.yaml").read_text())["repository"]["url"]
         out = in_client(network, server_image, f"""set -e
 git ls-remote {url}
 git clone --quiet {url} /tmp/clone && git -C /tmp/clone rev-parse HEAD
@@ -146,13 +147,16 @@ echo ---overlay && git show FETCH_HEAD:overlays/dev/kustomization.yaml
 echo ---sealed && git show FETCH_HEAD:overlays/dev/sealed-secrets.yaml
 echo ---root && git show FETCH_HEAD:argocd/clusters/kind/root.yaml
 echo ---tree && git ls-tree -r --name-only FETCH_HEAD
+echo ---still-naming-the-fork && (git grep -l {committed_url} FETCH_HEAD -- argocd versions.yaml || true)
 """)
         refs, rest = out.split("---overlay\n")
         assert f"{first.commit}\trefs/heads/main" in refs
         assert refs.split().count(first.commit) >= 4  # ls-remote HEAD+main, clone, two fetches
         overlay, rest = rest.split("---sealed\n")
         sealed, rest = rest.split("---root\n")
-        root_app, tree = rest.split("---tree\n")
+        root_app, rest = rest.split("---tree\n")
+        tree, still_naming = rest.split("---still-naming-the-fork\n")
+        assert still_naming.split() == [], "the published Applications/AppProjects must read the local source"
 
         pin = read_pin(overlay, "tasknote")
         assert pin is not None
