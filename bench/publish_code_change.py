@@ -28,9 +28,10 @@ import uuid
 from pathlib import Path
 
 from gitops.cluster import gitserver, publish
-from gitops.core import config, run, tools
+from gitops.core import run, tools
+from gitops.core.repo import Repo
 from gitops.images import app as app_image
-from gitops.secrets import sealing
+from gitops.secrets import crypto
 
 CHANGED = Path("apps/tasknote/src/tasknote/__init__.py")
 
@@ -48,7 +49,7 @@ def code_change(repo: Path, label: str) -> None:
 
 
 def bare_build(docker: str, repo: Path, tag: str) -> float:
-    spec = app_image.BuildSpec(tag=tag, version="0.0.0-bench", revision="bench", source="bench",
+    spec = app_image.BuildSpec(refs=(tag,), version="0.0.0-bench", revision="bench", source="bench",
                                ca_file=app_image.ca_file(), context=repo / "apps" / "tasknote")
     start = time.perf_counter()
     run.run(app_image.build_argv(docker, spec), env={"DOCKER_BUILDKIT": "1"}, timeout=1800)
@@ -59,8 +60,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
     rounds = parser.parse_args().rounds
-    docker = str(tools.docker_engine())
-    _, cert = sealing.generate_key_pair(key_size=2048)
+    this = Repo.discover(Path(__file__).parent)
+    docker = str(tools.docker_engine(this))
+    _, cert = crypto.generate_key_pair(key_size=2048)
     started = run.run([docker, "run", "-d", "-p", "127.0.0.1::5000", "registry:2"], timeout=120)
     registry = started.stdout.strip()
     refs: list[str] = []
@@ -69,12 +71,12 @@ def main() -> None:
         push_name = f"127.0.0.1:{port}/tasknote"
         with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
             repo, bare = Path(tmp) / "checkout", Path(tmp) / "served" / "tasknote.git"
-            run.run(["git", "clone", "--quiet", "--no-hardlinks", str(config.ROOT), str(repo)], timeout=120)
+            run.run(["git", "clone", "--quiet", "--no-hardlinks", str(this.root), str(repo)], timeout=120)
             gitserver.init_bare_repo(bare)
             url = gitserver.repo_url()
 
             def publish_now() -> publish.Published:
-                return publish.publish(repo, bare, source_url=url, cert=cert, push_name=push_name)
+                return publish.publish(Repo.at(repo), bare, source_url=url, cert=cert, push_name=push_name)
 
             for _ in range(30):  # the registry answers within a second or two
                 if run.run([docker, "exec", registry, "true"], check=False).returncode == 0:

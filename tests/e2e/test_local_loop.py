@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from gitops.cluster import devsync, gitserver, localsource
-from gitops.cluster.api import Api
+from gitops.cluster.port import Port
 from gitops.cluster.target import Target
 from gitops.core import run
+from gitops.core.repo import Repo
 from gitops.verify.smoke_targets import describe_report, run_smoke
 from support.gitrepo import git
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -24,33 +23,33 @@ def kind_target(bootstrapped: Target) -> Target:
     return bootstrapped
 
 
-def api_image(api: Api) -> str:
-    deployment = api.deployment("tasknote-api", "tasknote-dev")
+def api_image(port: Port) -> str:
+    deployment = port.get("apps/v1", "Deployment", "tasknote-api", "tasknote-dev")
     assert deployment is not None
     return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def test_bootstrap_reads_the_local_source_and_smoke_passes(kind_target: Target) -> None:
-    app = Api(kind_target).application("tasknote-dev")
+def test_bootstrap_reads_the_local_source_and_smoke_passes(repo: Repo, kind_target: Target,
+                                                          port: Port) -> None:
+    app = port.get("argoproj.io/v1alpha1", "Application", "tasknote-dev", "argocd")
     assert app is not None and devsync.reads(app, gitserver.repo_url())
-    report = run_smoke(kind_target.context, "dev")
+    report = run_smoke(repo, kind_target, "dev", port=port)
     assert report.ok, describe_report(report)
 
 
-def test_dev_sync_rolls_out_a_one_line_app_change(kind_target: Target, tmp_path: Path) -> None:
+def test_dev_sync_rolls_out_a_one_line_app_change(repo: Repo, kind_target: Target, port: Port,
+                                                  tmp_path: Path) -> None:
     clone = tmp_path / "checkout"
-    run.run(["git", "clone", "--quiet", str(ROOT), str(clone)], timeout=120)
+    run.run(["git", "clone", "--quiet", str(repo.root), str(clone)], timeout=120)
     module = clone / "apps" / "tasknote" / "src" / "tasknote" / "__init__.py"
     module.write_text(module.read_text() + "# e2e: a one-line change\n")
     git(clone, "commit", "--quiet", "-am", "e2e: one-line app change")
 
-    api = Api(kind_target)
-    server = gitserver.default()
-    report = devsync.sync(publish=lambda: localsource.publish_checkout(api, repo=clone, server=server),
-                          api=api, kubectl=localsource.kubectl_runner(kind_target), url=server.url,
-                          deadline_s=600)
+    checkout, server = Repo.at(clone), gitserver.default()
+    report = devsync.sync(port, url=server.url, deadline_s=600,
+                          publish=lambda: localsource.publish_checkout(checkout, port, server=server))
     assert report.published and report.image_built
     digest = report.image.rsplit("@", 1)[-1]
-    assert digest.startswith("sha256:") and api_image(api).endswith(f"@{digest}")
-    smoke = run_smoke(kind_target.context, "dev")
+    assert digest.startswith("sha256:") and api_image(port).endswith(f"@{digest}")
+    smoke = run_smoke(repo, kind_target, "dev", port=port)
     assert smoke.ok, describe_report(smoke)

@@ -18,9 +18,11 @@ import requests
 import yaml
 from gitops.cluster import gitserver, publish
 from gitops.core import run, tools
+from gitops.core.repo import Repo
 from gitops.images import registry
 from gitops.manifests.overlays import read_pin
-from gitops.secrets import sealing
+from gitops.secrets import crypto
+from support.checkout import this_repo
 from support.gitrepo import git
 from support.registry import running_registry
 from support.sealing_testlib import unseal
@@ -31,12 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def docker() -> str:
-    return str(tools.docker_engine())
+    return str(tools.docker_engine(this_repo()))
 
 
 @pytest.fixture(scope="module")
 def server_image() -> str:
-    return gitserver.ensure_image()
+    return gitserver.ensure_image(this_repo())
 
 
 @pytest.fixture
@@ -65,9 +67,9 @@ def server(tmp_path: Path, network: str, server_image: str,
     spec = gitserver.GitServer(tmp_path / "served", container=f"tasknote-test-git-{uuid.uuid4().hex[:8]}",
                                network=network, image=server_image)
     try:
-        yield gitserver.ensure(spec)
+        yield gitserver.ensure(this_repo(), spec)
     finally:
-        gitserver.delete(spec)
+        gitserver.delete(this_repo(), spec)
 
 
 @pytest.fixture
@@ -86,7 +88,7 @@ def user_repo(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster_key() -> tuple[Any, Any]:
-    return sealing.generate_key_pair(key_size=2048)
+    return crypto.generate_key_pair(key_size=2048)
 
 
 def fingerprint_of(repo: Path) -> dict[str, str]:
@@ -116,7 +118,7 @@ def test_server_image_builds_from_the_airgapped_base(server_image: str) -> None:
                                      server_image]).stdout)
     # Labels are inherited from the base: the air-gap label proves which base it was built FROM.
     assert labels["org.tasknote.airgap"] == "true"
-    assert labels[gitserver.INPUTS_LABEL] == gitserver.context_hash()
+    assert labels[gitserver.INPUTS_LABEL] == gitserver.context_hash(gitserver.context_dir(this_repo()))
 
 
 def test_publish_serves_one_commit_the_repo_server_can_fetch(
@@ -127,8 +129,8 @@ def test_publish_serves_one_commit_the_repo_server_can_fetch(
     with running_registry() as host:
         push_name = f"{host}/tasknote"
         current = {"source_url": server.url, "cert": cert, "push_name": push_name}
-        assert not publish.is_current(user_repo, server.bare_repo, **current)
-        first = publish.publish(user_repo, server.bare_repo, source_url=server.url, cert=cert,
+        assert not publish.is_current(Repo.at(user_repo), server.bare_repo, **current)
+        first = publish.publish(Repo.at(user_repo), server.bare_repo, source_url=server.url, cert=cert,
                                 push_name=push_name)
         request.addfinalizer(lambda: run.run([docker(), "image", "rm", first.image.reference], check=False))
         assert first.created and first.image.built
@@ -174,15 +176,16 @@ echo ---still-naming-the-fork && (git grep -l {committed_url} FETCH_HEAD -- argo
         # HEAD's tree: the staged file and the unstaged edit are not in it.
         assert "docs-note.txt" not in tree.split()
 
-        second = publish.publish(user_repo, server.bare_repo, source_url=server.url, cert=cert,
+        second = publish.publish(Repo.at(user_repo), server.bare_repo, source_url=server.url, cert=cert,
                                  push_name=push_name)
         assert (second.created, second.commit, second.image.built) == (False, first.commit, False)
-        assert publish.is_current(user_repo, server.bare_repo, **current)
-        assert not publish.is_current(user_repo, server.bare_repo, **current, include_uncommitted=True)
+        assert publish.is_current(Repo.at(user_repo), server.bare_repo, **current)
+        checkout = Repo.at(user_repo)
+        assert not publish.is_current(checkout, server.bare_repo, **current, include_uncommitted=True)
         head = run.run(["git", "--git-dir", str(server.bare_repo), "rev-parse", "refs/heads/main"]).stdout
         assert head.strip() == first.commit
 
-        with_changes = publish.publish(user_repo, server.bare_repo, source_url=server.url, cert=cert,
+        with_changes = publish.publish(Repo.at(user_repo), server.bare_repo, source_url=server.url, cert=cert,
                                        push_name=push_name, include_uncommitted=True)
         assert with_changes.created and not with_changes.image.built  # apps/tasknote did not change
         assert set(with_changes.changed) == {"docs-note.txt", "versions.yaml"}

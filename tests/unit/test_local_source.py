@@ -1,5 +1,6 @@
 """The local Git source's pure parts: which SealedSecrets the published commit carries, how
-dev.sync reads Applications, and the Git server's container command line. The Applications
+dev.sync reads Applications (through the cluster port's test fake, tests/support/fakeport.py:
+the cluster is the boundary we cannot run here), and the Git server's container command line. The Applications
 are tests/fixtures/cluster/applications-healthy.json (see its README for where the shape comes
 from) pointed at the local source; syncResult.resources entries follow Argo CD's
 ResourceResult (argoproj/argo-cd pkg/apis/application/v1alpha1/types.go)."""
@@ -16,8 +17,10 @@ import pytest
 import yaml
 from gitops.cluster import devsecrets, devsync, gitserver
 from gitops.core.errors import GitOpsError
-from gitops.secrets import sealing
+from gitops.secrets import crypto, keys, sealing
 from gitops.verify.reconcile import assess
+from support.checkout import this_repo
+from support.fakeport import FakePort
 from support.sealing_testlib import unseal
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
@@ -30,7 +33,7 @@ NEW = hashlib.sha1(b"the next published commit").hexdigest()  # noqa: S324 - a m
 
 @pytest.fixture(scope="module")
 def pairs() -> list[tuple[Any, Any]]:
-    return [sealing.generate_key_pair(key_size=2048) for _ in range(2)]
+    return [crypto.generate_key_pair(key_size=2048) for _ in range(2)]
 
 
 def fixed_values(env: str) -> dict[str, bytes]:
@@ -44,7 +47,7 @@ def sealed_text(cert: Any, names: tuple[str, ...] = ("tasknote-db",)) -> str:
 
 
 def pem(cert: Any) -> bytes:
-    return sealing.cert_pem(cert)
+    return crypto.cert_pem(cert)
 
 
 # --- devsecrets ----------------------------------------------------------------------------------
@@ -92,8 +95,8 @@ def test_an_unknown_secret_for_another_key_is_one_sentence_naming_it(pairs: list
 
 def test_active_certificate_is_the_newest_key(pairs: list[Any]) -> None:
     (old_private, old_cert), (private, cert) = pairs
-    older = sealing.key_secret(old_private, old_cert, "sealed-secrets-keyold", "kube-system")
-    newer = sealing.key_secret(private, cert, "sealed-secrets-keynew", "kube-system")
+    older = keys.key_secret(old_private, old_cert, "sealed-secrets-keyold", "kube-system")
+    newer = keys.key_secret(private, cert, "sealed-secrets-keynew", "kube-system")
     older["metadata"]["creationTimestamp"] = "2026-11-01T00:00:00Z"
     newer["metadata"]["creationTimestamp"] = "2026-11-30T00:00:00Z"
     assert devsecrets.same_key(pem(devsecrets.active_certificate([newer, older])), cert)
@@ -150,12 +153,6 @@ def test_changed_objects_are_those_the_sync_of_the_commit_configured() -> None:
     assert devsync.changed_objects(local_apps(OLD), NEW) == []  # an older sync says nothing about NEW
 
 
-def test_refresh_asks_each_application_with_the_documented_annotation() -> None:
-    assert devsync.refresh_args(["root-kind", "tasknote-dev"]) == [
-        "annotate", "--overwrite", "-n", "argocd", "applications.argoproj.io/root-kind",
-        "applications.argoproj.io/tasknote-dev", "argocd.argoproj.io/refresh=normal"]
-
-
 class FakePublished:
     """gitops.cluster.publish.Published's fields dev.sync reads."""
 
@@ -165,43 +162,50 @@ class FakePublished:
                                         "digest": "sha256:" + "a" * 64, "built": created})()
 
 
-class FakeApi:
-    """The Kubernetes API boundary (no cluster here): Applications move to NEW once refreshed."""
+def fake_cluster(revision: str) -> FakePort:
+    """The cluster port's test fake holding the recorded Applications at `revision`; a refresh
+    (the merge patch of the annotation) moves every Application to NEW, as the controller would."""
+    port = FakePort()
+    port.seed(*({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **a}
+                for a in local_apps(revision)))
 
-    def __init__(self) -> None:
-        self.refreshed = False
+    def controller(key: Any, obj: dict[str, Any]) -> None:
+        if (obj["metadata"].get("annotations") or {}).get(devsync.REFRESH_ANNOTATION) == "normal":
+            synced = next(a for a in local_apps(NEW) if a["metadata"]["name"] == key[3])
+            port.objects[key] = {**obj, "status": synced["status"]}
 
-    def applications(self, namespace: str) -> list[dict[str, Any]]:
-        return local_apps(NEW if self.refreshed else OLD)
-
-    def deployments(self, namespace: str) -> list[dict[str, Any]]:
-        return []
+    port.on_patch = controller
+    return port
 
 
 def test_sync_with_nothing_published_and_everything_synced_is_a_quick_no_op() -> None:
-    api = FakeApi()
-    api.refreshed = True
-    calls: list[list[str]] = []
-    report = devsync.sync(publish=lambda: FakePublished(NEW, False), api=api, kubectl=calls.append, url=URL,
-                          progress=lambda _: None)
-    assert not report.published and calls == []
+    port = fake_cluster(NEW)
+    report = devsync.sync(port, publish=lambda: FakePublished(NEW, False), url=URL, progress=lambda _: None,
+                          clock=port.clock, sleep=port.sleep)
+    assert not report.published
+    assert [c for c in port.calls if c[0] == "patch"] == []
     assert report.lines()[0].startswith(f"nothing changed: {NEW[:12]}")
 
 
 def test_sync_refreshes_waits_for_the_commit_and_reports_what_changed() -> None:
-    api = FakeApi()
-    calls: list[list[str]] = []
-
-    def kubectl(args: list[str]) -> None:
-        calls.append(args)
-        api.refreshed = True
-
+    port = fake_cluster(OLD)
     lines: list[str] = []
-    report = devsync.sync(publish=lambda: FakePublished(NEW, True), api=api, kubectl=kubectl, url=URL,
-                          progress=lines.append, deadline_s=60)
-    assert calls and calls[0][-1] == "argocd.argoproj.io/refresh=normal"
+    report = devsync.sync(port, publish=lambda: FakePublished(NEW, True), url=URL, progress=lines.append,
+                          deadline_s=60, clock=port.clock, sleep=port.sleep)
+    patches = [c for c in port.calls if c[0] == "patch"]
+    assert {c[3] for c in patches} == {a["metadata"]["name"] for a in HEALTHY}
+    assert all(json.loads(c[4]) == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}
+               for c in patches)
     assert [c.name for c in report.changes] == ["tasknote-api"]
     assert any("Synced and Healthy" in line for line in lines)
+
+
+def test_sync_that_never_reaches_the_commit_times_out_naming_it() -> None:
+    port = fake_cluster(OLD)
+    port.on_patch = lambda key, obj: None  # the controller never picks the commit up
+    with pytest.raises(GitOpsError, match=f"waiting for {NEW[:7]}"):
+        devsync.sync(port, publish=lambda: FakePublished(NEW, True), url=URL, progress=lambda _: None,
+                     deadline_s=60, clock=port.clock, sleep=port.sleep)
 
 
 # --- gitserver -----------------------------------------------------------------------------------
@@ -217,9 +221,9 @@ def test_container_serves_the_host_directory_read_only_on_the_network_only(tmp_p
 
 
 def test_image_builds_from_the_airgapped_stand_in_only_when_there_is_one() -> None:
-    with_base = gitserver.build_argv("docker", "ref", "h", airgap_base=True)
+    with_base = gitserver.build_argv("docker", "ref", "h", Path("ctx"), airgap_base=True)
     assert "BASE=debian:trixie-slim" in with_base
-    public = gitserver.build_argv("docker", "ref", "h", airgap_base=False)
+    public = gitserver.build_argv("docker", "ref", "h", Path("ctx"), airgap_base=False)
     assert not any(a.startswith("BASE=") for a in public)
 
 
@@ -238,20 +242,21 @@ def test_context_hash_changes_with_the_server_config(tmp_path: Path) -> None:
 def test_kind_reads_the_local_source_unless_a_fork_is_given() -> None:
     from gitops.cluster import localsource
 
-    assert localsource.choose("kind") == localsource.Source(URL, local=True)
+    repo = this_repo()
+    assert localsource.choose(repo, "kind") == localsource.Source(URL, local=True)
     fork = "https://github.com/someone/tasknote-gitops.git"
-    assert localsource.choose("kind", fork) == localsource.Source(fork, local=False)
+    assert localsource.choose(repo, "kind", fork) == localsource.Source(fork, local=False)
     with pytest.raises(GitOpsError, match="not a Git URL"):
-        localsource.choose("kind", "github.com/someone")
+        localsource.choose(repo, "kind", "github.com/someone")
 
 
 def test_root_application_is_applied_pointing_at_the_chosen_source() -> None:
     from gitops.cluster import localsource
-    from gitops.core import config
 
-    committed = str(config.version_of("repository", "url"))
-    text = (config.ROOT / "argocd" / "clusters" / "kind" / "root.yaml").read_text()
-    local = localsource.root_application_text(text, committed, localsource.choose("kind"))
+    repo = this_repo()
+    committed = str(repo.version_of("repository", "url"))
+    text = (repo.argocd / "clusters" / "kind" / "root.yaml").read_text()
+    local = localsource.root_application_text(text, committed, localsource.choose(repo, "kind"))
     assert yaml.safe_load(local)["spec"]["source"]["repoURL"] == URL
     assert local.replace(URL, committed) == text  # only the URL changed, comments kept
     fork = localsource.Source(committed, local=False)

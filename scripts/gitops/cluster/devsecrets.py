@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from gitops.core.errors import GitOpsError
 from gitops.secrets import sealing
+from gitops.secrets.crypto import load_certificate
 
 Obj = dict[str, Any]
 SEALED_PATH = "overlays/dev/sealed-secrets.yaml"
@@ -84,7 +85,7 @@ def active_certificate(key_secrets: Iterable[Mapping[str, Any]]) -> x509.Certifi
     except ValueError:
         pem = b""
     name = (secrets[-1].get("metadata") or {}).get("name", "?")
-    return sealing.load_certificate(pem, f"the cluster's sealing key Secret {name}")
+    return load_certificate(pem, f"the cluster's sealing key Secret {name}")
 
 
 def sealed_for_cluster(

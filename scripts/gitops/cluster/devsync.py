@@ -6,7 +6,7 @@ the annotation `argocd.argoproj.io/refresh: normal`, which asks the application 
 re-read Git now instead of at its next poll ("Indicates that app needs to be refreshed. Removed
 by application controller after app is refreshed", https://argo-cd.readthedocs.io/en/latest/
 user-guide/annotations-and-labels/), then waits until each of them reports the published commit
-as its synced revision and every Application is Synced and Healthy (gitops.wait), and prints
+as its synced revision and every Application is Synced and Healthy (gitops.verify.reconcile), and prints
 the objects the sync changed and the time taken. An unchanged checkout publishes nothing and
 ends after the publish check.
 """
@@ -14,16 +14,18 @@ ends after the publish check.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gitops.cluster.port import ClusterPort
 from gitops.core.errors import GitOpsError
-from gitops.verify.reconcile import AppStatus, Snapshot
+from gitops.verify.reconcile import AppStatus, Snapshot, observe_cluster, wait_until_ready
 
 Obj = dict[str, Any]
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 ARGOCD_NAMESPACE = "argocd"
+ARGO_API = "argoproj.io/v1alpha1"
 
 
 def sources(app: Obj) -> list[Obj]:
@@ -87,11 +89,9 @@ def changed_objects(apps: Iterable[Obj], commit: str) -> list[Change]:
     return sorted(changes, key=lambda c: (c.application, c.kind, c.namespace, c.name))
 
 
-def refresh_args(names: Sequence[str]) -> list[str]:
-    """kubectl arguments annotating the named Applications with refresh=normal (--overwrite: a
-    refresh still pending from an earlier run is simply asked for again)."""
-    return ["annotate", "--overwrite", "-n", ARGOCD_NAMESPACE,
-            *(f"applications.argoproj.io/{n}" for n in names), f"{REFRESH_ANNOTATION}=normal"]
+def refresh_patch() -> Obj:
+    """The merge patch asking the application controller to re-read Git now."""
+    return {"metadata": {"annotations": {REFRESH_ANNOTATION: "normal"}}}
 
 
 @dataclass(frozen=True)
@@ -116,41 +116,42 @@ class SyncReport:
         return out
 
 
-def wait_for_commit(observe: Callable[[], Snapshot], applications: Callable[[], list[Obj]], *, url: str,
-                    commit: str, deadline_s: float, progress: Callable[[str], None],
-                    wait: Callable[..., Snapshot]) -> None:
-    """gitops.wait's poll loop over snapshots where an Application behind `commit` is not ready."""
+def wait_for_commit(port: ClusterPort, *, url: str, commit: str, deadline_s: float,
+                    progress: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> None:
+    """gitops.verify.reconcile's poll loop over snapshots where an Application reading `url` that
+    has not synced `commit` yet counts as not ready."""
+    observe = observe_cluster(port, ARGOCD_NAMESPACE)
 
     def observe_at_commit() -> Snapshot:
-        return at_revision(observe(), applications(), url, commit)
+        return at_revision(observe(), port.list(ARGO_API, "Application", ARGOCD_NAMESPACE), url, commit)
 
-    wait(observe_at_commit, what=f"Argo CD to sync {commit[:12]}", deadline_s=deadline_s, progress=progress)
+    wait_until_ready(observe_at_commit, what=f"Argo CD to sync {commit[:12]}", deadline_s=deadline_s,
+                     progress=progress, clock=clock, sleep=sleep)
 
 
-def sync(*, publish: Callable[[], Any], api: Any, kubectl: Callable[[list[str]], None], url: str,
-         deadline_s: float = 600, progress: Callable[[str], None] = print,
-         clock: Callable[[], float] = time.monotonic) -> SyncReport:
-    """Publish, refresh, wait, report. `publish` returns a gitops.cluster.publish.Published;
-    `kubectl(args)` runs kubectl against the cluster (the annotate)."""
-    from gitops.verify.reconcile import observe_cluster, wait_until_ready
-
+def sync(port: ClusterPort, *, publish: Callable[[], Any], url: str, deadline_s: float = 600,
+         progress: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep) -> SyncReport:
+    """Publish, refresh, wait, report. `publish` returns a gitops.cluster.publish.Published."""
     started = clock()
     progress("publishing the checkout to the local Git source ...")
     published = publish()
     image = f"{published.image.reference}@{published.image.digest}"
-    apps = api.applications(ARGOCD_NAMESPACE)
+    apps = port.list(ARGO_API, "Application", ARGOCD_NAMESPACE)
     ours = sorted(str(a["metadata"]["name"]) for a in apps if reads(a, url))
     if not ours:
         raise GitOpsError(f"no Argo CD Application reads {url}; bootstrap the cluster with the local "
                           "source first (./inv bootstrap).")
     behind = [a for a in apps if reads(a, url) and synced_revision(a) != published.commit]
     if not published.created and not behind:
-        return SyncReport(published.commit, False, published.image.built, image, (), (), clock() - started)
+        return SyncReport(published.commit, False, published.image.built, image, (), (),
+                          clock() - started)
     progress(f"published {published.commit[:12]}; asking Argo CD to refresh {', '.join(ours)}")
-    kubectl(refresh_args(ours))
-    wait_for_commit(observe_cluster(api, ARGOCD_NAMESPACE), lambda: api.applications(ARGOCD_NAMESPACE),
-                    url=url, commit=published.commit, deadline_s=deadline_s, progress=progress,
-                    wait=wait_until_ready)
-    changes = changed_objects(api.applications(ARGOCD_NAMESPACE), published.commit)
+    for name in ours:
+        port.patch(ARGO_API, "Application", name, ARGOCD_NAMESPACE, refresh_patch())
+    wait_for_commit(port, url=url, commit=published.commit, deadline_s=deadline_s, progress=progress,
+                    clock=clock, sleep=sleep)
+    changes = changed_objects(port.list(ARGO_API, "Application", ARGOCD_NAMESPACE), published.commit)
     return SyncReport(published.commit, True, published.image.built, image, published.changed,
                       tuple(changes), clock() - started)

@@ -36,13 +36,13 @@ from pathlib import Path
 
 from gitops.core import config, run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 
 CONTAINER = "tasknote-kind-git"
 NETWORK = "kind"  # kind's own Docker network, where the nodes and the registry are
 PORT = 8080
 REPOSITORY = "tasknote.git"
 IMAGE_NAME = "tasknote-git-server"
-CONTEXT = config.PATHS.cluster("kind") / "git-server"
 AIRGAP_BASE = "debian:trixie-slim"
 AIRGAP_LABEL = "org.tasknote.airgap"  # gitops.airgap.LABEL: set on every air-gapped stand-in
 INPUTS_LABEL = "org.tasknote.git-server.inputs"
@@ -85,7 +85,11 @@ def default() -> GitServer:
 # --- the image ---------------------------------------------------------------------------------
 
 
-def context_hash(context: Path = CONTEXT) -> str:
+def context_dir(repo: Repo) -> Path:
+    return repo.cluster("kind") / "git-server"
+
+
+def context_hash(context: Path) -> str:
     """sha256 over the build context's files (path and bytes): the image's tag and label."""
     if not (context / "Dockerfile").is_file():
         raise GitOpsError(f"{context} has no Dockerfile; restore clusters/kind/git-server from Git.")
@@ -99,8 +103,7 @@ def image_ref(inputs: str) -> str:
     return f"{IMAGE_NAME}:{inputs[:12]}"
 
 
-def build_argv(docker: str, ref: str, inputs: str, *, airgap_base: bool,
-               context: Path = CONTEXT) -> list[str]:
+def build_argv(docker: str, ref: str, inputs: str, context: Path, *, airgap_base: bool) -> list[str]:
     """`docker build` of the server image; FROM the air-gapped stand-in when there is one."""
     argv = [docker, "build", "--quiet", "--label", f"{INPUTS_LABEL}={inputs}", "--tag", ref]
     if airgap_base:
@@ -118,16 +121,17 @@ def has_airgap_base(docker: str) -> bool:
     return bool(labels.get(AIRGAP_LABEL) == "true")
 
 
-def ensure_image(context: Path = CONTEXT) -> str:
-    """The server image for this context, built only when no image carries its inputs hash."""
-    docker = str(tools.docker_engine())
+def ensure_image(repo: Repo) -> str:
+    """The server image for this checkout's context, built only when no image carries its inputs hash."""
+    docker = str(tools.docker_engine(repo))
+    context = context_dir(repo)
     inputs = context_hash(context)
     ref = image_ref(inputs)
     present = run.run([docker, "image", "inspect", "-f", "{{index .Config.Labels \"" + INPUTS_LABEL + "\"}}",
                        ref], check=False, timeout=30)
     if present.returncode == 0 and present.stdout.strip() == inputs:
         return ref
-    result = run.run(build_argv(docker, ref, inputs, airgap_base=has_airgap_base(docker), context=context),
+    result = run.run(build_argv(docker, ref, inputs, context, airgap_base=has_airgap_base(docker)),
                      check=False, timeout=1200)
     if result.returncode != 0:
         raise GitOpsError(f"building the Git server image from {context} failed "
@@ -188,23 +192,23 @@ def running_on(docker: str, server: GitServer) -> tuple[bool, bool, str]:
     return running == "true", joined, image
 
 
-def ready(server: GitServer) -> bool:
+def ready(repo: Repo, server: GitServer) -> bool:
     """Running on its network and answering ls-remote for the served repository."""
-    docker = str(tools.docker_engine())
+    docker = str(tools.docker_engine(repo))
     running, joined, _ = running_on(docker, server)
     if not (running and joined and (server.bare_repo / "HEAD").is_file()):
         return False
     return run.run(probe_argv(docker, server), check=False, timeout=30).returncode == 0
 
 
-def ensure(server: GitServer) -> GitServer:
+def ensure(repo: Repo, server: GitServer) -> GitServer:
     """Build the image if needed, create the bare repository, start the container on its network.
 
     A container running an older image (its build context changed) is replaced: it holds no
     state, the repositories live in the host directory.
     """
-    docker = str(tools.docker_engine())
-    image = server.image or ensure_image()
+    docker = str(tools.docker_engine(repo))
+    image = server.image or ensure_image(repo)
     init_bare_repo(server.bare_repo)
     running, joined, current = running_on(docker, server)
     if current and current != image:
@@ -223,7 +227,7 @@ def ensure(server: GitServer) -> GitServer:
     return GitServer(server.root, server.container, server.network, image)
 
 
-def delete(server: GitServer) -> bool:
+def delete(repo: Repo, server: GitServer) -> bool:
     """Remove the container (the published history stays in the host directory)."""
-    docker = str(tools.docker_engine())
+    docker = str(tools.docker_engine(repo))
     return run.run([docker, "rm", "--force", server.container], check=False, timeout=60).returncode == 0

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gitops.cluster import devsecrets, devsync, gitserver, publish
+from gitops.cluster.port import ClusterPort
 from gitops.cluster.target import Target
-from gitops.core import config, run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.manifests import repo_url
+from gitops.secrets import keys
 
-SEALING_NAMESPACE = "kube-system"
 SEALING_KEY_SELECTOR = "sealedsecrets.bitnami.com/sealed-secrets-key=active"
 
 
@@ -32,16 +32,16 @@ class Source:
     local: bool  # True: the local Git server, published by us; False: a fork the user pushes to
 
     def describe(self) -> str:
-        return f"local Git source {self.url}" if self.local else f"Git remote {self.url}"
+        return f"the local Git source {self.url}" if self.local else f"the Git remote {self.url}"
 
 
-def choose(cluster: str, source: str = "") -> Source:
+def choose(repo: Repo, cluster: str, source: str = "") -> Source:
     """`--source URL` wins; kind defaults to the local Git source; other clusters read versions.yaml's URL."""
     if source:
         return Source(repo_url.check_url(source), local=False)
     if cluster == "kind":
         return Source(gitserver.repo_url(), local=True)
-    return Source(str(config.version_of("repository", "url")), local=False)
+    return Source(str(repo.version_of("repository", "url")), local=False)
 
 
 def root_application_text(text: str, committed_url: str, source: Source) -> str:
@@ -56,8 +56,9 @@ def root_application_text(text: str, committed_url: str, source: Source) -> str:
     return after
 
 
-def cluster_certificate(api: Any) -> Any:
-    return devsecrets.active_certificate(api.secrets(SEALING_NAMESPACE, SEALING_KEY_SELECTOR))
+def cluster_certificate(repo: Repo, port: ClusterPort) -> Any:
+    secrets = port.list("v1", "Secret", keys.controller_namespace(repo), SEALING_KEY_SELECTOR)
+    return devsecrets.active_certificate(secrets)
 
 
 def push_name() -> str:
@@ -66,23 +67,23 @@ def push_name() -> str:
     return f"{REGISTRY_HOST}/{publish.APP_IMAGE}"
 
 
-def publish_checkout(api: Any, *, include_uncommitted: bool = False, repo: Path | None = None,
+def publish_checkout(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
                      server: gitserver.GitServer | None = None) -> publish.Published:
     """Start the Git server if needed and publish the checkout sealed for this cluster's key."""
-    running = gitserver.ensure(server or gitserver.default())
-    return publish.publish(repo or config.ROOT, running.bare_repo, source_url=running.url,
-                           cert=cluster_certificate(api), push_name=push_name(),
+    running = gitserver.ensure(repo, server or gitserver.default())
+    return publish.publish(repo, running.bare_repo, source_url=running.url,
+                           cert=cluster_certificate(repo, port), push_name=push_name(),
                            include_uncommitted=include_uncommitted)
 
 
-def published(api: Any, *, include_uncommitted: bool = False, repo: Path | None = None,
+def published(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
               server: gitserver.GitServer | None = None) -> bool:
     """Bootstrap's check: the server answers and serves what publishing now would serve."""
     chosen = server or gitserver.default()
-    if not gitserver.ready(chosen):
+    if not gitserver.ready(repo, chosen):
         return False
-    return publish.is_current(repo or config.ROOT, chosen.bare_repo, source_url=chosen.url,
-                              cert=cluster_certificate(api), push_name=push_name(),
+    return publish.is_current(repo, chosen.bare_repo, source_url=chosen.url,
+                              cert=cluster_certificate(repo, port), push_name=push_name(),
                               include_uncommitted=include_uncommitted)
 
 
@@ -94,27 +95,22 @@ def describe(result: publish.Published) -> str:
             f"image {result.image.reference}@{result.image.digest[:19]} {image}")
 
 
-def kubectl_runner(target: Target) -> Callable[[list[str]], None]:
-    def kubectl(args: list[str]) -> None:
-        run.run([str(tools.require("kubectl")), *target.kubectl_args(), *args], timeout=60)
-
-    return kubectl
-
-
-def sync(target: Target, *, include_uncommitted: bool = False, deadline_s: float = 600,
-         progress: Callable[[str], None] = print) -> devsync.SyncReport:
+def sync(repo: Repo, target: Target, *, include_uncommitted: bool = False, deadline_s: float = 600,
+         progress: Callable[[str], None] = print, port: ClusterPort | None = None) -> devsync.SyncReport:
     """`./inv dev.sync`: publish again, refresh the Applications, wait, report."""
-    from gitops.cluster.api import Api
+    from gitops.cluster.port import Port
 
     if target.cluster != "kind":
         raise GitOpsError("dev.sync publishes to the kind cluster's local Git source; other clusters "
                           "deploy through Git pull requests (./inv release.bump).")
     server = gitserver.default()
-    if not gitserver.ready(server):
+    if not gitserver.ready(repo, server):
         raise GitOpsError(f"the local Git source {server.container} is not running; run ./inv bootstrap "
                           "first (it starts it and publishes the first commit).")
-    api = Api(target)
-    return devsync.sync(publish=lambda: publish_checkout(api, include_uncommitted=include_uncommitted,
-                                                         server=server),
-                        api=api, kubectl=kubectl_runner(target), url=server.url, deadline_s=deadline_s,
-                        progress=progress)
+    the_port = port or Port(repo, target)
+
+    def publish_now() -> publish.Published:
+        return publish_checkout(repo, the_port, include_uncommitted=include_uncommitted, server=server)
+
+    return devsync.sync(the_port, url=server.url, deadline_s=deadline_s, progress=progress,
+                        publish=publish_now)

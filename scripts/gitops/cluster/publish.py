@@ -36,12 +36,14 @@ from cryptography import x509
 from gitops.cluster import devsecrets
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
+from gitops.core.imageref import parse_image_name
+from gitops.core.repo import Repo
 from gitops.images import app as app_image
 from gitops.images import publish as images
 from gitops.images import registry
 from gitops.manifests import repo_url
 from gitops.manifests.overlays import Pin, set_pin
-from gitops.secrets import sealing
+from gitops.secrets.crypto import cert_pem
 
 APP_DIR = "apps/tasknote"
 APP_IMAGE = "tasknote"  # the placeholder name overlays pin (gitops.pins.OWN_IMAGE)
@@ -162,15 +164,15 @@ class AppImage:
     version: str
 
 
-def build_from_tree(stage: Stage, source: SourceTree, ref: str, version: str) -> None:
+def build_from_tree(repo: Repo, stage: Stage, source: SourceTree, ref: str, version: str) -> None:
     """docker build of exactly the source tree's apps/tasknote (a `git archive` tar on stdin),
     not of whatever the working tree holds."""
     tar = stage.scratch / "app.tar"
     stage.git("archive", "--format=tar", f"--output={tar}", source.app_tree)
-    spec = app_image.BuildSpec(tag=ref, version=version, revision=source.revision,
-                               source=app_image.git_source(stage.repo), ca_file=app_image.ca_file(),
-                               context=Path("-"))
-    argv = app_image.build_argv(str(tools.docker_engine()), spec)
+    spec = app_image.BuildSpec(refs=(ref,), version=version, revision=source.revision,
+                               source=app_image.git_source(stage.repo), context=Path("-"),
+                               ca_file=app_image.ca_file())
+    argv = app_image.build_argv(str(tools.docker_engine(repo)), spec)
     result = run.run(argv, env={"DOCKER_BUILDKIT": "1"}, input_bytes=tar.read_bytes(), check=False,
                      timeout=1800)
     if result.returncode != 0:
@@ -179,7 +181,7 @@ def build_from_tree(stage: Stage, source: SourceTree, ref: str, version: str) ->
                           "fix the build (./inv app.build shows the whole log) and publish again.")
 
 
-def ensure_app_image(stage: Stage, source: SourceTree, push_name: str) -> AppImage:
+def ensure_app_image(repo: Repo, stage: Stage, source: SourceTree, push_name: str) -> AppImage:
     """The registry's digest for the image of this apps/tasknote tree; built and pushed only
     when the registry does not have that tree's image yet."""
     tag = image_tag(source.app_tree)
@@ -189,8 +191,8 @@ def ensure_app_image(stage: Stage, source: SourceTree, push_name: str) -> AppIma
     except GitOpsError:
         pass  # not there yet (or unreachable: then the push below says so in one sentence)
     ref = f"{push_name}:{tag}"
-    build_from_tree(stage, source, ref, version)
-    return AppImage(ref, images.push(push_name, [tag]), True, version)
+    build_from_tree(repo, stage, source, ref, version)
+    return AppImage(ref, images.push(repo, push_name, [tag]), True, version)
 
 
 # --- the published tree --------------------------------------------------------------------------
@@ -250,7 +252,7 @@ def tree_edits(stage: Stage, source: SourceTree, prior: Previous, *, pin: Pin, c
         edits[devsecrets.SEALED_PATH] = devsecrets.sealed_for_cluster(
             sealed, source_cert.encode() if source_cert else None, cert,
             prior_sealed, prior_cert.encode() if prior_cert else None)
-    edits[devsecrets.CERT_PATH] = sealing.cert_pem(cert).decode("ascii")
+    edits[devsecrets.CERT_PATH] = cert_pem(cert).decode("ascii")
 
     versions_text = stage.blob(source.tree, "versions.yaml") or ""
     old_url = repository_url(versions_text)
@@ -298,14 +300,14 @@ def commit_and_push(stage: Stage, source: SourceTree, prior: Previous, edits: Ma
 
 
 def check_push_name(push_name: str) -> str:
-    registry.parse_image_name(push_name)
+    parse_image_name(push_name)
     if not re.search(r"/tasknote$", push_name):
         raise GitOpsError(f"{push_name!r} must name the tasknote repository of a registry, "
                           "e.g. localhost:5001/tasknote.")
     return push_name
 
 
-def publish(repo: Path, bare: Path, *, source_url: str, cert: x509.Certificate, push_name: str,
+def publish(repo: Repo, bare: Path, *, source_url: str, cert: x509.Certificate, push_name: str,
             pull_name: str | None = None, include_uncommitted: bool = False) -> Published:
     """Build and push the image of the source tree, then publish its commit to `bare`.
 
@@ -313,22 +315,22 @@ def publish(repo: Path, bare: Path, *, source_url: str, cert: x509.Certificate, 
     the one the nodes pull (the same for kind; defaults to push_name).
     """
     check_push_name(push_name)
-    with staging(repo, bare) as stage:
+    with staging(repo.root, bare) as stage:
         prior = previous(bare)
         source = source_tree(stage, include_uncommitted=include_uncommitted)
-        image = ensure_app_image(stage, source, push_name)
+        image = ensure_app_image(repo, stage, source, push_name)
         pin = Pin(APP_IMAGE, pull_name or push_name, image.version, image.digest)
         edits = tree_edits(stage, source, prior, pin=pin, cert=cert, source_url=source_url)
         return commit_and_push(stage, source, prior, edits, image, bare)
 
 
-def is_current(repo: Path, bare: Path, *, source_url: str, cert: x509.Certificate, push_name: str,
+def is_current(repo: Repo, bare: Path, *, source_url: str, cert: x509.Certificate, push_name: str,
                pull_name: str | None = None, include_uncommitted: bool = False) -> bool:
     """Whether publishing now would make no commit: the registry already serves this tree's
     image and the served main's tree is what publish would write. Builds and writes nothing
     (bootstrap's check before its publish step)."""
     check_push_name(push_name)
-    with staging(repo, bare) as stage:
+    with staging(repo.root, bare) as stage:
         prior = previous(bare)
         if prior.tree is None:
             return False

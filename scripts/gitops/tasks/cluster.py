@@ -62,7 +62,7 @@ def delete(c: Any, target: str = "", cluster: str = "", host: str = "") -> None:
         from gitops.cluster import gitserver
 
         server = gitserver.default()
-        if gitserver.delete(server):
+        if gitserver.delete(repo, server):
             # The published history stays: a new cluster restored from the same key re-uses it.
             print(f"Git server container {server.container} removed (history kept in {server.root})")
         return

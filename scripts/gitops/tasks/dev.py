@@ -92,8 +92,10 @@ def sync(c: Any, uncommitted: bool = False, timeout: int = 600) -> None:
     the app image is rebuilt only when apps/tasknote changed; an unchanged checkout is a no-op."""
     from gitops.cluster import localsource
     from gitops.cluster.target import resolve
+    from gitops.core.repo import Repo
 
-    report = localsource.sync(resolve("kind"), include_uncommitted=uncommitted, deadline_s=timeout)
+    report = localsource.sync(Repo.discover(), resolve("kind"), include_uncommitted=uncommitted,
+                              deadline_s=timeout)
     for line in report.lines():
         print(line)
 
