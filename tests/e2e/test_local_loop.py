@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from gitops.cluster import devsync, gitserver, localsource
+from gitops.cluster import gitserver
 from gitops.cluster.port import Port
 from gitops.cluster.target import Target
 from gitops.core import run
 from gitops.core.repo import Repo
+from gitops.lifecycle import devsync, localsource
 from gitops.verify.smoke_targets import describe_report, run_smoke
 from support.gitrepo import git
 

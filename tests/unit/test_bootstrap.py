@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from gitops.cluster import gitserver
 from gitops.cluster.target import resolve
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
@@ -123,8 +124,15 @@ def test_plan_after_a_closed_gate_marks_the_rest_todo_without_checking() -> None
 def test_real_steps_in_order() -> None:
     steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(progress=lambda _: None))
     assert [s.name for s in steps] == ["prerequisites", "cluster", "registry", "images", "argocd",
-                                       "sealing-key", "root-app", "synced"]
+                                       "sealing-key", "git-source", "publish", "root-app", "synced"]
     assert steps[0].gate and steps[1].gate and not steps[0].resumable
+    # A fork as the source, or a cluster bootstrap does not manage: nothing is published.
+    fork = bootstrap.Options(progress=lambda _: None, source="https://github.com/someone/tasknote-gitops.git")
+    others = ((resolve("kind"), fork), (resolve("kind", context="prod-eu"), bootstrap.Options()),
+              (resolve("k3s"), bootstrap.Options()))
+    for target, options in others:
+        names = [s.name for s in bootstrap.build_steps(REPO, target, options)]
+        assert "git-source" not in names and "publish" not in names
 
 
 def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,7 +219,8 @@ def test_kind_without_backup_gets_a_fresh_key_and_the_next_bootstrap_reuses_it(
     assert yaml.safe_load(backup.read_text()) == {"apiVersion": "v1", "kind": "List", "items": [secret]}
     notice = lines[-1]
     assert "\n" not in notice and str(backup) in notice
-    assert "./inv secrets.fetch-cert --target kind --replace" in notice and "./inv secrets.seal" in notice
+    # The local Git source serves SealedSecrets sealed to this key: nothing for the user to re-seal.
+    assert "nothing to commit" in notice and "secrets.seal" not in notice
     # A new kind cluster later: the same key comes back instead of a third one.
     second = FakePort()
     key_step("kind", options, second).do()
@@ -249,6 +258,22 @@ def test_root_app_step_applies_this_repositorys_root_manifest() -> None:
     [app] = port.applied
     assert app["kind"] == "Application"
     assert app["metadata"]["name"] == bootstrap.root_application_name(REPO, "kind")
+    # On the kind cluster bootstrap manages, it reads the local Git source by default.
+    assert app["spec"]["source"]["repoURL"] == gitserver.repo_url()
+
+
+def test_root_app_reading_another_source_is_applied_again() -> None:
+    port = FakePort()
+    fork = "https://github.com/someone/tasknote-gitops.git"
+    local = {s.name: s for s in bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(), port)}
+    local["root-app"].do()
+    forked = {s.name: s for s in bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(source=fork),
+                                                       port)}
+    check = forked["root-app"].check
+    assert check is not None and not check()  # present, but reading the local source
+    forked["root-app"].do()
+    assert check()
+    assert port.applied[-1]["spec"]["source"]["repoURL"] == fork
 
 
 def test_argocd_check_wants_the_pinned_version_rolled_out() -> None:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops.cluster import devsecrets, devsync, gitserver
+from gitops.cluster import devsecrets, gitserver
 from gitops.core.errors import GitOpsError
+from gitops.lifecycle import devsync, localsource
 from gitops.secrets import crypto, keys, sealing
 from gitops.verify.reconcile import assess
 from support.checkout import this_repo
@@ -240,23 +241,21 @@ def test_context_hash_changes_with_the_server_config(tmp_path: Path) -> None:
 
 
 def test_kind_reads_the_local_source_unless_a_fork_is_given() -> None:
-    from gitops.cluster import localsource
-
     repo = this_repo()
-    assert localsource.choose(repo, "kind") == localsource.Source(URL, local=True)
+    assert localsource.choose(repo, local=True) == localsource.Source(URL, local=True)
     fork = "https://github.com/someone/tasknote-gitops.git"
-    assert localsource.choose(repo, "kind", fork) == localsource.Source(fork, local=False)
+    assert localsource.choose(repo, fork, local=True) == localsource.Source(fork, local=False)
+    committed = str(repo.version_of("repository", "url"))
+    assert localsource.choose(repo, local=False) == localsource.Source(committed, local=False)
     with pytest.raises(GitOpsError, match="not a Git URL"):
-        localsource.choose(repo, "kind", "github.com/someone")
+        localsource.choose(repo, "github.com/someone", local=True)
 
 
 def test_root_application_is_applied_pointing_at_the_chosen_source() -> None:
-    from gitops.cluster import localsource
-
     repo = this_repo()
     committed = str(repo.version_of("repository", "url"))
     text = (repo.argocd / "clusters" / "kind" / "root.yaml").read_text()
-    local = localsource.root_application_text(text, committed, localsource.choose(repo, "kind"))
+    local = localsource.root_application_text(text, committed, localsource.choose(repo, local=True))
     assert yaml.safe_load(local)["spec"]["source"]["repoURL"] == URL
     assert local.replace(URL, committed) == text  # only the URL changed, comments kept
     fork = localsource.Source(committed, local=False)

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from cryptography import x509
 
 from gitops.cluster import devsecrets
@@ -226,8 +227,6 @@ def retargeted(texts: Mapping[str, str], old_url: str, new_url: str) -> dict[str
 
 
 def repository_url(versions_text: str) -> str:
-    import yaml
-
     url = ((yaml.safe_load(versions_text) or {}).get("repository") or {}).get("url")
     if not url:
         raise GitOpsError("versions.yaml has no repository.url; "

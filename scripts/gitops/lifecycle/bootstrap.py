@@ -18,12 +18,13 @@ from typing import Any
 import requests
 import yaml
 
-from gitops.cluster import kind, kubeconfig
+from gitops.cluster import gitserver, kind, kubeconfig
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import KIND_CLUSTER_NAME, Target
 from gitops.core import config, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.lifecycle import localsource
 from gitops.secrets import keys
 from gitops.verify.reconcile import deployment_status, observe_cluster, rollout_done, wait_until_ready
 from gitops.verify.steps import STILL_NOT_DONE, Run, Runner, Step, format_plan, numbered_lines, plan
@@ -135,6 +136,13 @@ RESEAL_NOTICE = (
 )
 
 
+LOCAL_KEY_NOTICE = (
+    "A fresh Sealed Secrets key was generated for this cluster and backed up to {backup} (mode "
+    "0600, outside the repository); the next bootstrap of a {cluster} cluster restores it from "
+    "there. The local Git source serves the dev SealedSecrets sealed to it: nothing to commit."
+)
+
+
 def sealed_secrets_namespace(repo: Repo) -> str:
     return keys.controller_namespace(repo)
 
@@ -150,6 +158,10 @@ class Options:
     # Throw-away clusters other than our own kind one (an e2e k3s container) may get a new key.
     allow_fresh_key: bool = False
     progress: Callable[[str], None] = print
+    # The Git URL Argo CD reads ("": the local Git source on the kind cluster bootstrap manages,
+    # versions.yaml repository.url elsewhere) and whether publishing includes uncommitted changes.
+    source: str = ""
+    include_uncommitted: bool = False
 
 
 class LazyPort:
@@ -177,6 +189,8 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     the_port = LazyPort(repo, target, port)
     say = options.progress
     local_kind = target.managed and target.cluster == "kind"
+    source = localsource.choose(repo, options.source, local=local_kind)
+    server = gitserver.default()
 
     def prerequisites_do() -> None:
         check_prerequisites(repo, target)
@@ -260,14 +274,40 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         # Backed up before it is applied: a key that exists only in a cluster is one delete from lost.
         written = keys.backup_key(secret, known)
         the_port().apply([secret])
-        say(RESEAL_NOTICE.format(backup=written, cluster=target.cluster))
+        notice = LOCAL_KEY_NOTICE if source.local else RESEAL_NOTICE
+        say(notice.format(backup=written, cluster=target.cluster))
+
+    def git_source_done() -> bool:
+        return gitserver.ready(repo, server)
+
+    def git_source_do() -> None:
+        gitserver.ensure(repo, server)
+
+    def publish_done() -> bool:
+        return localsource.published(repo, the_port(), include_uncommitted=options.include_uncommitted,
+                                     server=server)
+
+    def publish_do() -> None:
+        result = localsource.publish_checkout(repo, the_port(), server=server,
+                                              include_uncommitted=options.include_uncommitted)
+        say(f"   {localsource.describe(result)}")
+
+    def root_documents() -> list[dict[str, Any]]:
+        path = root_manifest(repo, target.cluster)
+        manifest_docs(repo, path)  # one sentence when it is missing
+        committed = str(repo.version_of("repository", "url"))
+        text = localsource.root_application_text(path.read_text(encoding="utf-8"), committed, source)
+        return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
     def root_done() -> bool:
+        # Present and reading the chosen source: switching between the local source and a fork
+        # re-applies it.
         name = root_application_name(repo, target.cluster)
-        return the_port().get(ARGO_API, "Application", name, ARGOCD_NAMESPACE) is not None
+        app = the_port().get(ARGO_API, "Application", name, ARGOCD_NAMESPACE)
+        return app is not None and ((app.get("spec") or {}).get("source") or {}).get("repoURL") == source.url
 
     def root_do() -> None:
-        the_port().apply(manifest_docs(repo, root_manifest(repo, target.cluster)), namespace=ARGOCD_NAMESPACE)
+        the_port().apply(root_documents(), namespace=ARGOCD_NAMESPACE)
 
     def synced_done() -> bool:
         return observe_cluster(the_port(), ARGOCD_NAMESPACE)().ready
@@ -289,7 +329,12 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         Step("images", images_do, "local images loaded into the nodes", images_done),
         Step("argocd", argocd_do, "Argo CD installed at the pinned version", argocd_done),
         Step("sealing-key", key_do, "Sealed Secrets key in place before the controller starts", key_done),
-        Step("root-app", root_do, f"root application for {target.cluster} applied", root_done),
+        *([Step("git-source", git_source_do, f"local Git source {server.container} on the kind network",
+                git_source_done),
+           Step("publish", publish_do, "the checkout published: image in the kind registry, commit on the "
+                "local Git source", publish_done)] if source.local else []),
+        Step("root-app", root_do, f"root application for {target.cluster} applied, reading "
+             f"{source.describe()}", root_done),
         Step("synced", synced_do, "every Application Synced and Healthy", synced_done),
     ]
 

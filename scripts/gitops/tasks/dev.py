@@ -90,9 +90,9 @@ def lock(c: Any) -> None:
 def sync(c: Any, uncommitted: bool = False, timeout: int = 600) -> None:
     """Re-publish the checkout to the kind cluster's local Git source and wait for the rollout:
     the app image is rebuilt only when apps/tasknote changed; an unchanged checkout is a no-op."""
-    from gitops.cluster import localsource
     from gitops.cluster.target import resolve
     from gitops.core.repo import Repo
+    from gitops.lifecycle import localsource
 
     report = localsource.sync(Repo.discover(), resolve("kind"), include_uncommitted=uncommitted,
                               deadline_s=timeout)

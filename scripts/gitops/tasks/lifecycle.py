@@ -30,12 +30,18 @@ from gitops.tasks._task import task
         "image": "a local image to load into the kind nodes (repeatable)",
         "fresh-key": "generate a new sealing key even on a k3s or existing cluster (throw-away only)",
         "timeout": "seconds to wait for every Application to be Synced and Healthy (default 900)",
+        "source": "a Git URL Argo CD reads instead (your fork); default on kind: the local Git source "
+                  "serving this checkout, elsewhere versions.yaml repository.url",
+        "uncommitted": "kind's local source: also publish uncommitted changes (modified, deleted and new "
+                       "files not ignored by .gitignore); your working tree, index and branches are never "
+                       "touched",
     },
     iterable=["image"],
 )
 def bootstrap(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "", context: str = "",
               dry_run: bool = False, key_backup: str = "", image: list[str] | None = None,
-              timeout: int = 900, fresh_key: bool = False) -> None:
+              timeout: int = 900, fresh_key: bool = False, source: str = "",
+              uncommitted: bool = False) -> None:
     """From nothing to a reconciled cluster; safe to re-run, resumes where it stopped."""
     from gitops.core.repo import Repo
     from gitops.lifecycle import bootstrap as bootstrapping
@@ -46,6 +52,8 @@ def bootstrap(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "
         wait_deadline_s=timeout,
         images=tuple(image or ()),
         allow_fresh_key=fresh_key,
+        source=source,
+        include_uncommitted=uncommitted,
     )
     print(bootstrapping.bootstrap(Repo.discover(), chosen, options, dry_run=dry_run))
 

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.cluster import devsecrets, devsync, gitserver, publish
-from gitops.cluster.port import ClusterPort
+from gitops.cluster import devsecrets, gitserver, publish
+from gitops.cluster.kind import REGISTRY_HOST
+from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.lifecycle import devsync
 from gitops.manifests import repo_url
 from gitops.secrets import keys
 
@@ -35,11 +37,12 @@ class Source:
         return f"the local Git source {self.url}" if self.local else f"the Git remote {self.url}"
 
 
-def choose(repo: Repo, cluster: str, source: str = "") -> Source:
-    """`--source URL` wins; kind defaults to the local Git source; other clusters read versions.yaml's URL."""
+def choose(repo: Repo, source: str = "", *, local: bool) -> Source:
+    """`--source URL` wins; else the local Git source where there can be one (the kind cluster
+    bootstrap manages: the server joins its Docker network); else versions.yaml's URL."""
     if source:
         return Source(repo_url.check_url(source), local=False)
-    if cluster == "kind":
+    if local:
         return Source(gitserver.repo_url(), local=True)
     return Source(str(repo.version_of("repository", "url")), local=False)
 
@@ -62,8 +65,6 @@ def cluster_certificate(repo: Repo, port: ClusterPort) -> Any:
 
 
 def push_name() -> str:
-    from gitops.cluster.kind import REGISTRY_HOST
-
     return f"{REGISTRY_HOST}/{publish.APP_IMAGE}"
 
 
@@ -98,8 +99,6 @@ def describe(result: publish.Published) -> str:
 def sync(repo: Repo, target: Target, *, include_uncommitted: bool = False, deadline_s: float = 600,
          progress: Callable[[str], None] = print, port: ClusterPort | None = None) -> devsync.SyncReport:
     """`./inv dev.sync`: publish again, refresh the Applications, wait, report."""
-    from gitops.cluster.port import Port
-
     if target.cluster != "kind":
         raise GitOpsError("dev.sync publishes to the kind cluster's local Git source; other clusters "
                           "deploy through Git pull requests (./inv release.bump).")
