@@ -117,6 +117,6 @@ def sealed_for_cluster(
         else:
             raise GitOpsError(
                 f"{SEALED_PATH} holds SealedSecret {obj_namespace}/{name}, sealed for another key and with "
-                "values only its author knows; seal it for this cluster (./inv secrets.fetch-cert --cluster "
+                "values only its author knows; seal it for this cluster (./inv secrets.fetch-cert --target "
                 f"kind --replace, then ./inv secrets.seal --env {env} --name {name}) and publish again.")
     return sealing.dump_sealed_file(out).decode("utf-8")
