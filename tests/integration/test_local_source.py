@@ -17,12 +17,15 @@ import pytest
 import requests
 import yaml
 from gitops.cluster import gitserver, publish
+from gitops.cluster.target import resolve
 from gitops.core import run, tools
 from gitops.core.repo import Repo
 from gitops.images import registry
+from gitops.lifecycle import bootstrap
 from gitops.manifests.overlays import read_pin
-from gitops.secrets import crypto
+from gitops.secrets import crypto, keys
 from support.checkout import this_repo
+from support.fakeport import FakePort
 from support.gitrepo import git
 from support.registry import running_registry
 from support.sealing_testlib import unseal
@@ -210,3 +213,35 @@ git -c protocol.version=0 fetch --quiet {url} {first.commit} && git rev-parse FE
                        "commit --quiet --allow-empty -m x && git push --quiet origin HEAD:refs/heads/main"],
                       check=False, timeout=120)
     assert refused.returncode != 0, "the Git server accepted a push over HTTP"
+
+
+def test_bootstrap_steps_serve_the_checkout_and_point_the_root_app_at_it(
+        user_repo: Path, server: gitserver.GitServer, network: str, server_image: str,
+        cluster_key: tuple[Any, Any], request: pytest.FixtureRequest) -> None:
+    """bootstrap's own git-source, publish and root-app steps, for real but for the cluster: the
+    cluster port is its test fake (no Kubernetes here), holding the active sealing key Secret
+    the sealing-key step would have applied (gitops.secrets.keys.key_secret's shape)."""
+    key, cert = cluster_key
+    port = FakePort()
+    port.seed(keys.key_secret(key, cert, "sealed-secrets-key-test", "kube-system"))
+    with running_registry() as host:
+        options = bootstrap.Options(progress=lambda _: None, git_server=server, image_name=f"{host}/tasknote")
+        steps = {s.name: s for s in bootstrap.build_steps(Repo.at(user_repo), resolve("kind"), options, port)}
+        for name in ("git-source", "publish", "root-app"):
+            check = steps[name].check
+            assert check is not None
+            assert name == "git-source" or not check(), f"{name} claims done before it ran"
+            steps[name].do()
+            assert check(), f"{name} ran but its check still fails"
+        published = run.run(["git", "--git-dir", str(server.bare_repo), "rev-parse", "refs/heads/main"]
+                            ).stdout.strip()
+        tag = publish.image_tag(run.run(["git", "--git-dir", str(server.bare_repo), "rev-parse",
+                                         f"{published}:apps/tasknote"]).stdout.strip())
+        pushed = f"{host}/tasknote:{tag}"
+        request.addfinalizer(lambda: run.run([docker(), "image", "rm", pushed], check=False))
+        overlay = in_client(network, server_image, f"cd /tmp && git clone --quiet {server.url} c && "
+                            "cat c/overlays/dev/kustomization.yaml")
+        pin = read_pin(overlay, "tasknote")
+        assert pin is not None and pin.digest == registry_digest(host, tag)
+    [root] = [o for o in port.applied if o["kind"] == "Application"]
+    assert root["spec"]["source"]["repoURL"] == server.url

@@ -242,20 +242,20 @@ def test_context_hash_changes_with_the_server_config(tmp_path: Path) -> None:
 
 def test_kind_reads_the_local_source_unless_a_fork_is_given() -> None:
     repo = this_repo()
-    assert localsource.choose(repo, local=True) == localsource.Source(URL, local=True)
+    assert localsource.choose(repo, local_url=URL) == localsource.Source(URL, local=True)
     fork = "https://github.com/someone/tasknote-gitops.git"
-    assert localsource.choose(repo, fork, local=True) == localsource.Source(fork, local=False)
+    assert localsource.choose(repo, fork, local_url=URL) == localsource.Source(fork, local=False)
     committed = str(repo.version_of("repository", "url"))
-    assert localsource.choose(repo, local=False) == localsource.Source(committed, local=False)
+    assert localsource.choose(repo) == localsource.Source(committed, local=False)
     with pytest.raises(GitOpsError, match="not a Git URL"):
-        localsource.choose(repo, "github.com/someone", local=True)
+        localsource.choose(repo, "github.com/someone", local_url=URL)
 
 
 def test_root_application_is_applied_pointing_at_the_chosen_source() -> None:
     repo = this_repo()
     committed = str(repo.version_of("repository", "url"))
     text = (repo.argocd / "clusters" / "kind" / "root.yaml").read_text()
-    local = localsource.root_application_text(text, committed, localsource.choose(repo, local=True))
+    local = localsource.root_application_text(text, committed, localsource.choose(repo, local_url=URL))
     assert yaml.safe_load(local)["spec"]["source"]["repoURL"] == URL
     assert local.replace(URL, committed) == text  # only the URL changed, comments kept
     fork = localsource.Source(committed, local=False)

@@ -162,6 +162,10 @@ class Options:
     # versions.yaml repository.url elsewhere) and whether publishing includes uncommitted changes.
     source: str = ""
     include_uncommitted: bool = False
+    # Where the local loop lives (None / "": the kind cluster's own, gitops.cluster.gitserver.default()
+    # and localhost:5001/tasknote); a second cluster with its own registry names its own.
+    git_server: gitserver.GitServer | None = None
+    image_name: str = ""
 
 
 class LazyPort:
@@ -189,8 +193,8 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     the_port = LazyPort(repo, target, port)
     say = options.progress
     local_kind = target.managed and target.cluster == "kind"
-    source = localsource.choose(repo, options.source, local=local_kind)
-    server = gitserver.default()
+    server = options.git_server or gitserver.default()
+    source = localsource.choose(repo, options.source, local_url=server.url if local_kind else "")
 
     def prerequisites_do() -> None:
         check_prerequisites(repo, target)
@@ -285,10 +289,10 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
 
     def publish_done() -> bool:
         return localsource.published(repo, the_port(), include_uncommitted=options.include_uncommitted,
-                                     server=server)
+                                     server=server, image=options.image_name)
 
     def publish_do() -> None:
-        result = localsource.publish_checkout(repo, the_port(), server=server,
+        result = localsource.publish_checkout(repo, the_port(), server=server, image=options.image_name,
                                               include_uncommitted=options.include_uncommitted)
         say(f"   {localsource.describe(result)}")
 

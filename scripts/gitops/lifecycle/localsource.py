@@ -37,13 +37,14 @@ class Source:
         return f"the local Git source {self.url}" if self.local else f"the Git remote {self.url}"
 
 
-def choose(repo: Repo, source: str = "", *, local: bool) -> Source:
-    """`--source URL` wins; else the local Git source where there can be one (the kind cluster
-    bootstrap manages: the server joins its Docker network); else versions.yaml's URL."""
+def choose(repo: Repo, source: str = "", *, local_url: str = "") -> Source:
+    """`--source URL` wins; else the local Git source where there can be one (`local_url`: only
+    for the kind cluster bootstrap manages, whose Docker network the server joins); else
+    versions.yaml's URL."""
     if source:
         return Source(repo_url.check_url(source), local=False)
-    if local:
-        return Source(gitserver.repo_url(), local=True)
+    if local_url:
+        return Source(local_url, local=True)
     return Source(str(repo.version_of("repository", "url")), local=False)
 
 
@@ -65,26 +66,27 @@ def cluster_certificate(repo: Repo, port: ClusterPort) -> Any:
 
 
 def push_name() -> str:
+    """The app image in the kind registry, the same name on the host and in the nodes."""
     return f"{REGISTRY_HOST}/{publish.APP_IMAGE}"
 
 
 def publish_checkout(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
-                     server: gitserver.GitServer | None = None) -> publish.Published:
+                     server: gitserver.GitServer | None = None, image: str = "") -> publish.Published:
     """Start the Git server if needed and publish the checkout sealed for this cluster's key."""
     running = gitserver.ensure(repo, server or gitserver.default())
     return publish.publish(repo, running.bare_repo, source_url=running.url,
-                           cert=cluster_certificate(repo, port), push_name=push_name(),
+                           cert=cluster_certificate(repo, port), push_name=image or push_name(),
                            include_uncommitted=include_uncommitted)
 
 
 def published(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
-              server: gitserver.GitServer | None = None) -> bool:
+              server: gitserver.GitServer | None = None, image: str = "") -> bool:
     """Bootstrap's check: the server answers and serves what publishing now would serve."""
     chosen = server or gitserver.default()
     if not gitserver.ready(repo, chosen):
         return False
     return publish.is_current(repo, chosen.bare_repo, source_url=chosen.url,
-                              cert=cluster_certificate(repo, port), push_name=push_name(),
+                              cert=cluster_certificate(repo, port), push_name=image or push_name(),
                               include_uncommitted=include_uncommitted)
 
 
