@@ -21,7 +21,7 @@ from gitops.cluster.target import resolve
 from gitops.core import run, tools
 from gitops.core.repo import Repo
 from gitops.images import registry
-from gitops.lifecycle import bootstrap
+from gitops.lifecycle import bootstrap, devsync
 from gitops.manifests.overlays import read_pin
 from gitops.secrets import crypto, keys
 from support.checkout import this_repo
@@ -195,10 +195,30 @@ echo ---still-naming-the-fork && (git grep -l {committed_url} FETCH_HEAD -- argo
         bare = ["git", "--git-dir", str(server.bare_repo)]
         parent = run.run([*bare, "rev-parse", f"{with_changes.commit}^"]).stdout.strip()
         assert parent == first.commit
+        # The desired state dev.sync reports, rendered by kubectl kustomize at each published commit:
+        # the first publish adds everything, a versions.yaml comment and a new file change no object.
+        added = devsync.desired_changes(this_repo(), server.bare_repo, None, first.commit)
+        assert "Deployment tasknote-dev/tasknote-api added (overlays/dev)" in map(str, added)
+        assert any(c.kind == "Application" and c.where == "argocd/clusters/kind" for c in added)
+        assert devsync.desired_changes(this_repo(), server.bare_repo, with_changes.parent,
+                                       with_changes.commit) == []
         # Same cluster key: the database credentials PostgreSQL was initialised with are kept.
         shown = run.run([*bare, "show", f"{with_changes.commit}:overlays/dev/sealed-secrets.yaml"]).stdout
         assert shown == sealed
         assert fingerprint_of(user_repo) == before, "publishing wrote into the user's checkout"
+
+        # A one-line app change: a new image, and the workloads running it change digest.
+        module = user_repo / "apps" / "tasknote" / "src" / "tasknote" / "__init__.py"
+        module.write_text(module.read_text() + "# a one-line change\n")
+        git(user_repo, "commit", "--quiet", "-am", "a one-line app change")
+        code = publish.publish(Repo.at(user_repo), server.bare_repo, source_url=server.url, cert=cert,
+                               push_name=push_name)
+        request.addfinalizer(lambda: run.run([docker(), "image", "rm", code.image.reference], check=False))
+        assert code.created and code.image.built and code.image.digest != first.image.digest
+        changes = devsync.desired_changes(this_repo(), server.bare_repo, code.parent, code.commit)
+        rolled = set(map(str, changes))
+        assert "Deployment tasknote-dev/tasknote-api changed (overlays/dev)" in rolled
+        assert "Deployment tasknote-dev/tasknote-worker changed (overlays/dev)" in rolled
 
     # A sync pinned to an earlier commit still fetches it by id once main has moved on, also with
     # the v0 protocol, where only advertised tips are allowed unless the server says otherwise.

@@ -147,11 +147,22 @@ def test_applications_reading_another_repository_are_not_waited_for() -> None:
     assert devsync.at_revision(assess(apps), apps, URL, NEW).ready
 
 
-def test_changed_objects_are_those_the_sync_of_the_commit_configured() -> None:
-    changes = devsync.changed_objects(local_apps(NEW), NEW)
-    assert [str(c) for c in changes] == [
-        "tasknote-dev: Deployment tasknote-dev/tasknote-api (deployment.apps/tasknote-api configured)"]
-    assert devsync.changed_objects(local_apps(OLD), NEW) == []  # an older sync says nothing about NEW
+def test_object_changes_compare_what_a_kustomization_renders_at_two_commits() -> None:
+    """Objects as `kubectl kustomize overlays/dev` renders them (this repository's base/)."""
+    base = this_repo().base / "tasknote"
+    deployment = yaml.safe_load((base / "api-deployment.yaml").read_text())
+    service = yaml.safe_load((base / "api-service.yaml").read_text())
+    for obj in (deployment, service):
+        obj["metadata"]["namespace"] = "tasknote-dev"
+    moved = copy.deepcopy(deployment)
+    moved["metadata"]["labels"] = {**(moved["metadata"].get("labels") or {}), "changed": "yes"}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate",
+                                                               "namespace": "tasknote-dev"}}
+    changes = devsync.object_changes("overlays/dev", [deployment, service], [moved, service, job])
+    assert [str(c) for c in changes] == ["Deployment tasknote-dev/tasknote-api changed (overlays/dev)",
+                                         "Job tasknote-dev/migrate added (overlays/dev)"]
+    assert [c.what for c in devsync.object_changes("overlays/dev", [service], [])] == ["removed"]
+    assert devsync.object_changes("overlays/dev", [deployment, service], [service, deployment]) == []
 
 
 class FakePublished:
@@ -191,13 +202,16 @@ def test_sync_with_nothing_published_and_everything_synced_is_a_quick_no_op() ->
 def test_sync_refreshes_waits_for_the_commit_and_reports_what_changed() -> None:
     port = fake_cluster(OLD)
     lines: list[str] = []
+    change = devsync.Change("overlays/dev", "Deployment", "tasknote-dev", "tasknote-api", "changed")
     report = devsync.sync(port, publish=lambda: FakePublished(NEW, True), url=URL, progress=lines.append,
-                          deadline_s=60, clock=port.clock, sleep=port.sleep)
+                          changes=lambda published: [change], deadline_s=60, clock=port.clock,
+                          sleep=port.sleep)
     patches = [c for c in port.calls if c[0] == "patch"]
     assert {c[3] for c in patches} == {a["metadata"]["name"] for a in HEALTHY}
     assert all(json.loads(c[4]) == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}
                for c in patches)
-    assert [c.name for c in report.changes] == ["tasknote-api"]
+    assert report.changes == (change,)
+    assert "  object  Deployment tasknote-dev/tasknote-api changed (overlays/dev)" in report.lines()
     assert any("Synced and Healthy" in line for line in lines)
 
 

@@ -272,6 +272,7 @@ class Published:
     source: SourceTree
     image: AppImage
     changed: tuple[str, ...] = field(default=())  # paths that differ from the previous publish
+    parent: str | None = None  # the previously published commit (None: the first publish)
 
 
 def message(source: SourceTree, image: AppImage) -> str:
@@ -295,7 +296,7 @@ def commit_and_push(stage: Stage, source: SourceTree, prior: Previous, edits: Ma
     # the bare repository, so the objects land there; --no-verify: the user's pre-push hook is
     # about their remotes, not this one.
     stage.git("push", "--quiet", "--no-verify", str(bare.resolve()), f"{commit}:{BRANCH}")
-    return Published(commit, True, source, image, tuple(p for p in changed.split("\0") if p))
+    return Published(commit, True, source, image, tuple(p for p in changed.split("\0") if p), prior.commit)
 
 
 def check_push_name(push_name: str) -> str:

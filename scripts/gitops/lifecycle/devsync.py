@@ -6,20 +6,27 @@ the annotation `argocd.argoproj.io/refresh: normal`, which asks the application 
 re-read Git now instead of at its next poll ("Indicates that app needs to be refreshed. Removed
 by application controller after app is refreshed", https://argo-cd.readthedocs.io/en/latest/
 user-guide/annotations-and-labels/), then waits until each of them reports the published commit
-as its synced revision and every Application is Synced and Healthy (gitops.verify.reconcile), and prints
-the objects the sync changed and the time taken. An unchanged checkout publishes nothing and
-ends after the publish check.
+as its synced revision and every Application is Synced and Healthy (gitops.verify.reconcile).
+It prints the objects the commit changed (the desired state: each kustomization the kind cluster
+deploys, rendered at the previous and the new published commit and compared) and the time
+taken. An unchanged checkout publishes nothing and ends after the publish check.
 """
 
 from __future__ import annotations
 
+import tarfile
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gitops.cluster.port import ClusterPort
+from gitops.core import run
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+from gitops.manifests import render
 from gitops.verify.reconcile import AppStatus, Snapshot, observe_cluster, wait_until_ready
 
 Obj = dict[str, Any]
@@ -57,36 +64,64 @@ def at_revision(snapshot: Snapshot, apps: Iterable[Obj], url: str, commit: str) 
 
 @dataclass(frozen=True)
 class Change:
-    application: str
+    where: str  # the kustomization it is rendered from, e.g. overlays/dev
     kind: str
     namespace: str
     name: str
-    message: str
+    what: str  # added, changed or removed
 
     def __str__(self) -> str:
-        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.application}: {self.kind} {where} ({self.message})"
+        at = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {at} {self.what} ({self.where})"
 
 
-def changed_objects(apps: Iterable[Obj], commit: str) -> list[Change]:
-    """What the sync of `commit` created, configured or pruned, from each Application's
-    status.operationState.syncResult (ResourceResult: group, version, kind, namespace, name,
-    status, message: argoproj/argo-cd pkg/apis/application/v1alpha1/types.go); `message` is
-    the apply's own wording ("deployment.apps/tasknote-api configured"), so "unchanged" ones
-    are left out."""
+def identity(obj: Obj) -> tuple[str, str, str, str]:
+    """(API group, kind, namespace, name): what Kubernetes calls one object."""
+    api = str(obj.get("apiVersion") or "")
+    meta = obj.get("metadata") or {}
+    group = api.rpartition("/")[0]
+    return group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name"))
+
+
+def object_changes(where: str, before: Iterable[Obj], after: Iterable[Obj]) -> list[Change]:
+    """The objects a kustomization renders differently at two commits: the desired state that
+    changed. (Argo CD's own syncResult cannot say this: with ServerSideApply=true, which dev uses,
+    every applied object reports "serverside-applied", changed or not: kubectl's apply.go.)"""
+    old = {identity(o): o for o in before}
+    new = {identity(o): o for o in after}
     changes = []
-    for app in apps:
-        operation = (app.get("status") or {}).get("operationState") or {}
-        result = operation.get("syncResult") or {}
-        if result.get("revision") != commit and commit not in (result.get("revisions") or []):
-            continue
-        for res in result.get("resources") or []:
-            message = str(res.get("message") or res.get("status") or "")
-            if message.endswith(" unchanged"):
-                continue
-            changes.append(Change(str(app["metadata"]["name"]), str(res.get("kind", "")),
-                                  str(res.get("namespace") or ""), str(res.get("name", "")), message))
-    return sorted(changes, key=lambda c: (c.application, c.kind, c.namespace, c.name))
+    for key in sorted(old.keys() | new.keys()):
+        what = "added" if key not in old else "removed" if key not in new else \
+            "changed" if old[key] != new[key] else ""
+        if what:
+            changes.append(Change(where, key[1], key[2], key[3], what))
+    return changes
+
+
+# The kustomizations the kind cluster deploys from this repository: its app-of-apps and dev.
+KIND_TARGETS = ("argocd/clusters/kind", "overlays/dev")
+
+
+def rendered_at(repo: Repo, bare: Path, commit: str | None, names: Sequence[str] = KIND_TARGETS
+                ) -> dict[str, list[Obj]]:
+    """`kubectl kustomize` of each named target as a published commit holds it (none: empty)."""
+    if commit is None:
+        return {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="tasknote-render-") as tmp:
+        root = Path(tmp)
+        tar = root / "tree.tar"
+        run.run(["git", "--git-dir", str(bare), "archive", "--format=tar", f"--output={tar}", commit,
+                 "base", "overlays", "argocd", "clusters"], timeout=120)
+        with tarfile.open(tar) as archive:
+            archive.extractall(root, filter="data")
+        kubectl = render.kubectl(repo)
+        chosen = [t for t in render.targets(root) if t.name in names]
+        return {t.name: render.render_one(t, None, None, kubectl).docs for t in chosen}
+
+
+def desired_changes(repo: Repo, bare: Path, before: str | None, after: str) -> list[Change]:
+    old, new = rendered_at(repo, bare, before), rendered_at(repo, bare, after)
+    return [c for name in KIND_TARGETS for c in object_changes(name, old.get(name, []), new.get(name, []))]
 
 
 def refresh_patch() -> Obj:
@@ -130,10 +165,12 @@ def wait_for_commit(port: ClusterPort, *, url: str, commit: str, deadline_s: flo
                      progress=progress, clock=clock, sleep=sleep)
 
 
-def sync(port: ClusterPort, *, publish: Callable[[], Any], url: str, deadline_s: float = 600,
+def sync(port: ClusterPort, *, publish: Callable[[], Any], url: str,
+         changes: Callable[[Any], list[Change]] = lambda published: [], deadline_s: float = 600,
          progress: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
          sleep: Callable[[float], None] = time.sleep) -> SyncReport:
-    """Publish, refresh, wait, report. `publish` returns a gitops.cluster.publish.Published."""
+    """Publish, refresh, wait, report. `publish` returns a gitops.cluster.publish.Published;
+    `changes(published)` the objects its commit changes (desired_changes for the real thing)."""
     started = clock()
     progress("publishing the checkout to the local Git source ...")
     published = publish()
@@ -147,11 +184,12 @@ def sync(port: ClusterPort, *, publish: Callable[[], Any], url: str, deadline_s:
     if not published.created and not behind:
         return SyncReport(published.commit, False, published.image.built, image, (), (),
                           clock() - started)
-    progress(f"published {published.commit[:12]}; asking Argo CD to refresh {', '.join(ours)}")
+    changed = tuple(changes(published)) if published.created else ()
+    progress(f"published {published.commit[:12]} ({len(changed)} objects changed); asking Argo CD to "
+             f"refresh {', '.join(ours)}")
     for name in ours:
         port.patch(ARGO_API, "Application", name, ARGOCD_NAMESPACE, refresh_patch())
     wait_for_commit(port, url=url, commit=published.commit, deadline_s=deadline_s, progress=progress,
                     clock=clock, sleep=sleep)
-    changes = changed_objects(port.list(ARGO_API, "Application", ARGOCD_NAMESPACE), published.commit)
-    return SyncReport(published.commit, True, published.image.built, image, published.changed,
-                      tuple(changes), clock() - started)
+    return SyncReport(published.commit, True, published.image.built, image, published.changed, changed,
+                      clock() - started)

@@ -113,5 +113,8 @@ def sync(repo: Repo, target: Target, *, include_uncommitted: bool = False, deadl
     def publish_now() -> publish.Published:
         return publish_checkout(repo, the_port, include_uncommitted=include_uncommitted, server=server)
 
+    def changes(result: publish.Published) -> list[devsync.Change]:
+        return devsync.desired_changes(repo, server.bare_repo, result.parent, result.commit)
+
     return devsync.sync(the_port, url=server.url, deadline_s=deadline_s, progress=progress,
-                        publish=publish_now)
+                        publish=publish_now, changes=changes)
