@@ -26,7 +26,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +182,8 @@ def build_from_tree(repo: Repo, stage: Stage, source: SourceTree, ref: str, vers
                           "fix the build (./inv app.build shows the whole log) and publish again.")
 
 
-def ensure_app_image(repo: Repo, stage: Stage, source: SourceTree, push_name: str) -> AppImage:
+def ensure_app_image(repo: Repo, stage: Stage, source: SourceTree, push_name: str,
+                     progress: Callable[[str], None] = lambda _: None) -> AppImage:
     """The registry's digest for the image of this apps/tasknote tree; built and pushed only
     when the registry does not have that tree's image yet."""
     tag = image_tag(source.app_tree)
@@ -192,7 +193,12 @@ def ensure_app_image(repo: Repo, stage: Stage, source: SourceTree, push_name: st
     except GitOpsError:
         pass  # not there yet (or unreachable: then the push below says so in one sentence)
     ref = f"{push_name}:{tag}"
+    # A first build installs the dependencies (minutes); after that BuildKit's cache keeps a
+    # code-only change to seconds.
+    changes = " plus uncommitted changes" if source.uncommitted else ""
+    progress(f"   building {ref} from {APP_DIR} at {source.head[:12]}{changes}")
     build_from_tree(repo, stage, source, ref, version)
+    progress(f"   pushing {ref}")
     return AppImage(ref, images.push(repo, push_name, [tag]), True, version)
 
 
@@ -308,7 +314,8 @@ def check_push_name(push_name: str) -> str:
 
 
 def publish(repo: Repo, bare: Path, *, source_url: str, cert: x509.Certificate, push_name: str,
-            pull_name: str | None = None, include_uncommitted: bool = False) -> Published:
+            pull_name: str | None = None, include_uncommitted: bool = False,
+            progress: Callable[[str], None] = lambda _: None) -> Published:
     """Build and push the image of the source tree, then publish its commit to `bare`.
 
     `push_name` is the image name the host pushes to (localhost:5001/tasknote), `pull_name`
@@ -318,7 +325,7 @@ def publish(repo: Repo, bare: Path, *, source_url: str, cert: x509.Certificate, 
     with staging(repo.root, bare) as stage:
         prior = previous(bare)
         source = source_tree(stage, include_uncommitted=include_uncommitted)
-        image = ensure_app_image(repo, stage, source, push_name)
+        image = ensure_app_image(repo, stage, source, push_name, progress)
         pin = Pin(APP_IMAGE, pull_name or push_name, image.version, image.digest)
         edits = tree_edits(stage, source, prior, pin=pin, cert=cert, source_url=source_url)
         return commit_and_push(stage, source, prior, edits, image, bare)

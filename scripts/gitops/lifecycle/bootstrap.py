@@ -293,7 +293,7 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
 
     def publish_do() -> None:
         result = localsource.publish_checkout(repo, the_port(), server=server, image=options.image_name,
-                                              include_uncommitted=options.include_uncommitted)
+                                              include_uncommitted=options.include_uncommitted, progress=say)
         say(f"   {localsource.describe(result)}")
 
     def root_documents() -> list[dict[str, Any]]:

@@ -71,12 +71,13 @@ def push_name() -> str:
 
 
 def publish_checkout(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
-                     server: gitserver.GitServer | None = None, image: str = "") -> publish.Published:
+                     server: gitserver.GitServer | None = None, image: str = "",
+                     progress: Callable[[str], None] = print) -> publish.Published:
     """Start the Git server if needed and publish the checkout sealed for this cluster's key."""
     running = gitserver.ensure(repo, server or gitserver.default())
     return publish.publish(repo, running.bare_repo, source_url=running.url,
                            cert=cluster_certificate(repo, port), push_name=image or push_name(),
-                           include_uncommitted=include_uncommitted)
+                           include_uncommitted=include_uncommitted, progress=progress)
 
 
 def published(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
@@ -111,7 +112,8 @@ def sync(repo: Repo, target: Target, *, include_uncommitted: bool = False, deadl
     the_port = port or Port(repo, target)
 
     def publish_now() -> publish.Published:
-        return publish_checkout(repo, the_port, include_uncommitted=include_uncommitted, server=server)
+        return publish_checkout(repo, the_port, include_uncommitted=include_uncommitted, server=server,
+                                progress=progress)
 
     def changes(result: publish.Published) -> list[devsync.Change]:
         return devsync.desired_changes(repo, server.bare_repo, result.parent, result.commit)
