@@ -22,6 +22,16 @@ from support.ports import free_port
 REPO = this_repo()
 
 
+@pytest.fixture(autouse=True)
+def no_internet_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any download a step attempts (the pinned kind) meets a loopback port with no listener:
+    a regression fails here with 'could not download' instead of reaching GitHub."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "")
+
+
 class World:
     """What the steps would observe on a cluster; do() changes it, done() reads it."""
 
@@ -135,12 +145,8 @@ def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.M
     monkeypatch.setattr(tools, "docker_engine", lambda repo: Path("/usr/bin/docker"))
     monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else real_locate(name))
     monkeypatch.setattr(tools, "project_bin", lambda repo: tmp_path / "bin")
-    # bootstrap downloads the pinned kind; the download goes to a loopback port with no
-    # listener (never to GitHub from a test), which is what an unreachable URL looks like.
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("NO_PROXY", "")
-    monkeypatch.setenv("no_proxy", "")
+    # bootstrap downloads the pinned kind; no_internet_downloads sends it to a loopback port
+    # with no listener, which is what an unreachable URL looks like.
     target = resolve("kind")
     with pytest.raises(GitOpsError) as info:
         bootstrap.bootstrap(REPO, target, bootstrap.Options(progress=lambda _: None))
