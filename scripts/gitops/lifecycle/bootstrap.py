@@ -315,8 +315,9 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         # An existing context that does not answer is the user's to fix; there is nothing to resume.
         Step("cluster", cluster_do, f"cluster reachable: {target.describe()}", cluster_done, gate=True,
              resumable=target.managed),
-        Step("registry", registry_do, f"local registry {site.push_host} reachable from the nodes as "
-             f"{kind.REGISTRY_HOST} (kind)", registry_done),
+        Step("registry", registry_do, f"local registry {site.push_host} reachable from the nodes"
+             + ("" if site.push_host == kind.REGISTRY_HOST else f" as {kind.REGISTRY_HOST}") + " (kind)",
+             registry_done),
         Step("images", images_do, "local images loaded into the nodes", images_done),
         Step("argocd", argocd_do, "Argo CD installed at the pinned version", argocd_done),
         # Before the root app, so sync waves wait for child Applications from the first sync.
