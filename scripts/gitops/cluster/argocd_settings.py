@@ -15,6 +15,11 @@ the one source, and when platform-argocd later applies identical values the fiel
 share ownership instead of conflicting (Kubernetes server-side apply: "If two or more
 appliers set a field to the same value, they share ownership of that field",
 https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management).
+
+No restart is needed for the controller to use it: the application controller reads the
+resource overrides from its settings manager on every comparison and sync (argoproj/argo-cd
+controller/state.go getComparisonSettings and controller/sync.go SyncAppState call
+settingsMgr.GetResourceOverrides()).
 """
 
 from __future__ import annotations
