@@ -17,7 +17,6 @@ from gitops.core import files, run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
 from gitops.secrets import crypto, sealing
-from gitops.tasks import secrets as secrets_tasks
 from support import sealing_testlib as lib
 from support.checkout import ROOT, this_repo
 from support.ports import free_port
@@ -159,35 +158,6 @@ def test_a_failing_write_leaves_the_old_file(repo, monkeypatch) -> None:
         sealing.seal("dev", "new", {"A": b"2"}, repo=checkout(repo))
     assert lib.checksums(repo) == before
     assert not list((repo / "overlays" / "dev").glob(".*.tmp"))
-
-
-def test_env_file_and_stdin_feed_the_task(tmp_path, monkeypatch) -> None:
-    env_file = tmp_path / "db.env"
-    env_file.write_bytes(b"USER=app\n")
-    monkeypatch.setattr(sys, "stdin", _FakeStdin(b"PASSWORD=from-stdin\n"))
-    values = secrets_tasks.read_values(["URL=x"], str(env_file), stdin=True)
-    assert values == {"URL": b"x", "USER": b"app", "PASSWORD": b"from-stdin"}
-    env_file.write_bytes(b"USER=\xff\n")
-    with pytest.raises(GitOpsError, match="not UTF-8"):
-        secrets_tasks.read_values([], str(env_file), stdin=False)
-    with pytest.raises(GitOpsError, match="cannot read"):
-        secrets_tasks.read_values([], str(tmp_path / "missing.env"), stdin=False)
-
-
-class _FakeStdin:
-    def __init__(self, data: bytes) -> None:
-        self.buffer = _Buffer(data)
-
-    def isatty(self) -> bool:
-        return False
-
-
-class _Buffer:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self) -> bytes:
-        return self.data
 
 
 # --- kubeseal, when installed ---------------------------------------------------------------

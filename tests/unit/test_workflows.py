@@ -115,3 +115,17 @@ def test_release_workflow_builds_pushes_and_bumps_dev_through_inv() -> None:
     # Expressions go through env:, never into a script that runs ./inv (no injection via tag names).
     assert all("${{" not in s["run"] for s in steps if "./inv" in s.get("run", ""))
     assert "--password-stdin" in runs and workflow["permissions"]["pull-requests"] == "write"
+
+
+def test_pull_requests_run_the_kubeseal_compatibility_test_with_the_pinned_checksummed_kubeseal() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yaml").read_text())
+    steps = workflow["jobs"]["integration"]["steps"]
+    install = next(s for s in steps if "kubeseal" in s.get("name", ""))
+    script = install["run"]
+    assert 'version_of("tools", "kubeseal", sys.argv[1])' in script
+    assert '"$pin" url' in script and '"$pin" sha256' in script and "sha256sum -c" in script
+    assert script.index("sha256sum -c") < script.index("install -m 0755")  # checked before installed
+    tests = steps[steps.index(install) + 1]
+    assert "--tier integration" in tests["run"] and tests["env"]["TASKNOTE_REQUIRE_KUBESEAL"] == "1"
+    compat = (ROOT / "tests" / "integration" / "test_kubeseal_compat.py").read_text()
+    assert 'os.environ.get("TASKNOTE_REQUIRE_KUBESEAL")' in compat
