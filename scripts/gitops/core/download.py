@@ -63,7 +63,10 @@ def fetch_verified(url: str, sha256: str, dest: Path, *, timeout: float = 60) ->
             request = urllib.request.Request(url, headers={"User-Agent": "tasknote-gitops"})  # noqa: S310
             received = 0
             try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                # A fresh opener reads HTTPS_PROXY/NO_PROXY now: urlopen's shared one keeps
+                # whatever the environment said at the first download of the process.
+                opener = urllib.request.build_opener()
+                with opener.open(request, timeout=timeout) as response:
                     announced = response.headers.get("Content-Length")
                     while chunk := response.read(CHUNK):
                         digest.update(chunk)
