@@ -21,7 +21,7 @@ from gitops.cluster.target import resolve
 from gitops.core import run, tools
 from gitops.core.repo import Repo
 from gitops.images import registry
-from gitops.lifecycle import bootstrap, devsync
+from gitops.lifecycle import bootstrap, devsync, localsource
 from gitops.manifests.overlays import read_pin
 from gitops.secrets import crypto, keys
 from support.checkout import this_repo
@@ -245,7 +245,8 @@ def test_bootstrap_steps_serve_the_checkout_and_point_the_root_app_at_it(
     port = FakePort()
     port.seed(keys.key_secret(key, cert, "sealed-secrets-key-test", "kube-system"))
     with running_registry() as host:
-        options = bootstrap.Options(progress=lambda _: None, git_server=server, image_name=f"{host}/tasknote")
+        loop = localsource.Loop(server, f"{host}/tasknote", f"{host}/tasknote")
+        options = bootstrap.Options(progress=lambda _: None, loop=loop)
         steps = {s.name: s for s in bootstrap.build_steps(Repo.at(user_repo), resolve("kind"), options, port)}
         for name in ("git-source", "publish", "root-app"):
             check = steps[name].check

@@ -34,7 +34,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops.core import config, run, tools
+from gitops.cluster.kind_sites import DEVELOPER, KindSite
+from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
 
@@ -49,10 +50,11 @@ INPUTS_LABEL = "org.tasknote.git-server.inputs"
 MOUNT = "/srv/git"
 
 
-def state_dir(cluster: str = "kind") -> Path:
-    """Where the served bare repositories live: the user's state directory, never the checkout."""
+def state_dir(site: KindSite = DEVELOPER) -> Path:
+    """Where a site's served bare repositories live: the user's state directory, never the
+    checkout, one folder per kind site (the developer's keeps its old name, `kind`)."""
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "tasknote" / "git" / config.check_cluster(cluster)
+    return base / "tasknote" / "git" / ("kind" if site == DEVELOPER else site.cluster)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,13 @@ def repo_url(container: str = CONTAINER) -> str:
     return f"http://{container}:{PORT}/git/{REPOSITORY}"
 
 
+def for_site(site: KindSite = DEVELOPER) -> GitServer:
+    """The Git server of a kind site: its container on the kind network, its state folder."""
+    return GitServer(state_dir(site), container=site.git_container)
+
+
 def default() -> GitServer:
-    return GitServer(state_dir("kind"))
+    return for_site(DEVELOPER)
 
 
 # --- the image ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops.cluster import devsecrets, gitserver, publish
-from gitops.cluster.kind import REGISTRY_HOST
+from gitops.cluster.kind_sites import DEVELOPER, NODE_REGISTRY_HOST, KindSite
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
@@ -65,30 +65,40 @@ def cluster_certificate(repo: Repo, port: ClusterPort) -> Any:
     return devsecrets.active_certificate(secrets)
 
 
-def push_name() -> str:
-    """The app image in the kind registry, the same name on the host and in the nodes."""
-    return f"{REGISTRY_HOST}/{publish.APP_IMAGE}"
+@dataclass(frozen=True)
+class Loop:
+    """Where one kind site's local loop lives: its Git server, where this machine pushes the app
+    image, and the name the nodes pull it by (the one the published overlay pins)."""
+
+    server: gitserver.GitServer
+    push_name: str
+    pull_name: str
 
 
-def publish_checkout(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
-                     server: gitserver.GitServer | None = None, image: str = "",
+def loop_for(site: KindSite = DEVELOPER) -> Loop:
+    """The developer's site pushes and pulls localhost:5001/tasknote; conformance's pushes to its
+    own host port while its nodes still pull localhost:5001 (gitops.cluster.kind_sites)."""
+    return Loop(gitserver.for_site(site), f"{site.push_host}/{publish.APP_IMAGE}",
+                f"{NODE_REGISTRY_HOST}/{publish.APP_IMAGE}")
+
+
+def publish_checkout(repo: Repo, port: ClusterPort, loop: Loop, *, include_uncommitted: bool = False,
                      progress: Callable[[str], None] = print) -> publish.Published:
     """Start the Git server if needed and publish the checkout sealed for this cluster's key."""
-    running = gitserver.ensure(repo, server or gitserver.default())
+    running = gitserver.ensure(repo, loop.server)
     return publish.publish(repo, running.bare_repo, source_url=running.url,
-                           cert=cluster_certificate(repo, port), push_name=image or push_name(),
-                           include_uncommitted=include_uncommitted, progress=progress)
+                           cert=cluster_certificate(repo, port), push_name=loop.push_name,
+                           pull_name=loop.pull_name, include_uncommitted=include_uncommitted,
+                           progress=progress)
 
 
-def published(repo: Repo, port: ClusterPort, *, include_uncommitted: bool = False,
-              server: gitserver.GitServer | None = None, image: str = "") -> bool:
+def published(repo: Repo, port: ClusterPort, loop: Loop, *, include_uncommitted: bool = False) -> bool:
     """Bootstrap's check: the server answers and serves what publishing now would serve."""
-    chosen = server or gitserver.default()
-    if not gitserver.ready(repo, chosen):
+    if not gitserver.ready(repo, loop.server):
         return False
-    return publish.is_current(repo, chosen.bare_repo, source_url=chosen.url,
-                              cert=cluster_certificate(repo, port), push_name=image or push_name(),
-                              include_uncommitted=include_uncommitted)
+    return publish.is_current(repo, loop.server.bare_repo, source_url=loop.server.url,
+                              cert=cluster_certificate(repo, port), push_name=loop.push_name,
+                              pull_name=loop.pull_name, include_uncommitted=include_uncommitted)
 
 
 def describe(result: publish.Published) -> str:
@@ -105,14 +115,15 @@ def sync(repo: Repo, target: Target, *, include_uncommitted: bool = False, deadl
     if target.cluster != "kind":
         raise GitOpsError("dev.sync publishes to the kind cluster's local Git source; other clusters "
                           "deploy through Git pull requests (./inv release.bump).")
-    server = gitserver.default()
+    loop = loop_for(DEVELOPER)
+    server = loop.server
     if not gitserver.ready(repo, server):
         raise GitOpsError(f"the local Git source {server.container} is not running; run ./inv bootstrap "
                           "first (it starts it and publishes the first commit).")
     the_port = port or Port(repo, target)
 
     def publish_now() -> publish.Published:
-        return publish_checkout(repo, the_port, include_uncommitted=include_uncommitted, server=server,
+        return publish_checkout(repo, the_port, loop, include_uncommitted=include_uncommitted,
                                 progress=progress)
 
     def changes(result: publish.Published) -> list[devsync.Change]:
