@@ -11,6 +11,7 @@ from gitops.manifests.policy.argocd import (
     argocd_pinned_revision,
 )
 from gitops.manifests.policy.model import Rule
+from gitops.manifests.policy.prod_safety import data_survives_prune, tls_in_prod
 from gitops.manifests.policy.placement import (
     config_literals,
     credential_literals,
@@ -114,5 +115,17 @@ RULES: tuple[Rule, ...] = (
          "its service account; the app never calls the API.",
          "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
          "object with the reason if it really needs the API)", service_account_token),
+    Rule("TN021", "data-survives-prune", "error",
+         "Argo CD deletes an Application's objects when the Application is deleted or dropped from the "
+         "root, and prunes those that leave Git; a staging or prod Namespace or volume-bearing object "
+         "without Delete=false,Prune=false takes its PersistentVolumeClaims, and the database, with it.",
+         "annotate it argocd.argoproj.io/sync-options: Delete=false,Prune=false (the overlay's "
+         "base/components/retain-data does)", data_survives_prune),
+    Rule("TN022", "tls-in-prod", "error",
+         "Prod traffic in clear text exposes sessions and data to anyone on the path; every host must be "
+         "served over TLS and plain HTTP may only redirect to HTTPS.",
+         "add spec.tls with the cert-manager Certificate's Secret to the Ingress, an HTTPS listener with "
+         "tls.certificateRefs to the Gateway, and only a RequestRedirect (scheme https) route on its HTTP "
+         "listener (base/components/https and https-gateway)", tls_in_prod),
 )
 
