@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import checks, config
+from gitops.core import config
+from gitops.manifests import checks
 from support import repocopy
 
 COPIED = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops import config
+from gitops.core import config
 
 PLATFORM = config.ROOT / "argocd" / "platform"
 # Where each chart takes a component's digest, as a path into the Application's valuesObject.

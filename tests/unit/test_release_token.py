@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from gitops import config, github
+from gitops.core import config
+from gitops.delivery import github
 
 WORKFLOW = config.ROOT / ".github" / "workflows" / "release.yaml"
 
