@@ -210,8 +210,10 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     def images_done() -> bool:
         if not options.images or not local_kind:
             return True
-        present = kind.node_images(repo)
-        return all(ref.split("@", 1)[0] in present for ref in options.images)
+        # containerd lists `tasknote:dev` as docker.io/library/tasknote:dev: compare canonical forms.
+        from gitops.images import reference
+
+        return reference.all_present(options.images, kind.node_images(repo))
 
     def images_do() -> None:
         kind.load_images(repo, options.images)
