@@ -30,7 +30,8 @@ def first_run(installer: str, work: Path) -> tuple[float, list[str]]:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV"))}
     env |= {"TASKNOTE_INSTALLER": installer, "PIP_CONFIG_FILE": os.devnull,
-            "PIP_CACHE_DIR": str(work / f"pip-cache-{installer}"), "UV_CACHE_DIR": str(work / f"uv-cache-{installer}"),
+            "PIP_CACHE_DIR": str(work / f"pip-cache-{installer}"),
+            "UV_CACHE_DIR": str(work / f"uv-cache-{installer}"),
             "PIP_CERT": os.environ.get("PIP_CERT", ""), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env = {k: v for k, v in env.items() if v}
     started = time.perf_counter()
