@@ -184,6 +184,10 @@ def inspect(ref: str, build_with: str = BUILD_TASK) -> ImageInfo:
     that makes it, for the error when it is missing."""
     result = run.run(["docker", "image", "inspect", ref], check=False, timeout=30)
     if result.returncode != 0:
+        # `docker image inspect` fails the same way when the engine is down: ask the engine first.
+        from gitops.core import tools
+
+        tools.docker_engine()
         raise GitOpsError(f"image {ref} is not in the local store; build it with {build_with}.")
     data = json.loads(result.stdout)[0]
     cfg = data.get("Config") or {}

@@ -279,7 +279,10 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
                          deadline_s=options.wait_deadline_s, progress=say)
 
     tools_needed = "docker, kind and kubectl" if local_kind else "kubectl"
-    return [
+    # The local registry and `kind load` exist only for a kind cluster this automation runs: a
+    # k3s or existing-context plan does not list them.
+    kind_only = {"registry", "images"}
+    steps = [
         Step("prerequisites", prerequisites_do,
              f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
              lambda: check_prerequisites(repo, target), resumable=False, gate=True),
@@ -294,6 +297,7 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         Step("root-app", root_do, f"root application for {target.cluster} applied", root_done),
         Step("synced", synced_do, "every Application Synced and Healthy", synced_done),
     ]
+    return steps if local_kind else [s for s in steps if s.name not in kind_only]
 
 
 def wait_until_synced(port: ClusterPort, *, deadline_s: float = 900,

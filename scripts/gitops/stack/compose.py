@@ -40,6 +40,10 @@ class Stack:
     def compose_file(self) -> Path:
         return self.repo.app / "compose.yaml"
 
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.port) <= 65535:
+            raise GitOpsError(f"--port {self.port} is not a TCP port; pass one from 1 to 65535.")
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
