@@ -20,11 +20,14 @@ def final_stage(text: str) -> str:
 def test_dockerfile_has_no_syntax_line_and_ends_on_the_distroless_nonroot_base() -> None:
     assert not re.search(r"^#\s*syntax=", DOCKERFILE, re.M | re.I)
     final = final_stage(DOCKERFILE)
-    assert final.startswith("gcr.io/distroless/python3-debian13:nonroot")
+    assert final.startswith("${RUNTIME_IMAGE}")
     assert re.search(r"^USER 65532:65532$", final, re.M)
     assert '["/usr/local/bin/tini", "--", "tasknote"]' in final
-    assert pins.dockerfile_images(DOCKERFILE) == ["python:3.13-slim-trixie",
-                                                  "gcr.io/distroless/python3-debian13:nonroot"]
+    # Both bases by digest for users' builds (the ARG defaults; versions.yaml base_images.digests).
+    digests = config.versions()["base_images"]["digests"]
+    assert pins.dockerfile_images(DOCKERFILE) == [
+        f"python:3.13-slim-trixie@{digests['python:3.13-slim-trixie']}",
+        f"gcr.io/distroless/python3-debian13:nonroot@{digests['gcr.io/distroless/python3-debian13:nonroot']}"]
 
 
 def test_the_ca_is_only_ever_a_secret_mount_and_the_final_stage_sets_no_secret() -> None:

@@ -13,7 +13,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitops.core import run, tools
@@ -35,6 +35,8 @@ class Stack:
     project: str = DEFAULT_PROJECT
     port: int = DEFAULT_PORT
     image: str = app.IMAGE_TAG
+    # POSTGRES_IMAGE override for an air-gapped stand-in (gitops.images.base_pins); set by up().
+    service_images: dict[str, str] = field(default_factory=dict)
 
     @property
     def compose_file(self) -> Path:
@@ -54,7 +56,7 @@ class Stack:
     def env(self, password: str) -> dict[str, str]:
         """What the compose process gets in its environment (the file interpolates these)."""
         return {PASSWORD_VAR: password, "TASKNOTE_STACK": self.project,
-                "TASKNOTE_API_PORT": str(self.port), "TASKNOTE_IMAGE": self.image}
+                "TASKNOTE_API_PORT": str(self.port), "TASKNOTE_IMAGE": self.image, **self.service_images}
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,9 @@ def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
     if not project_containers(stack) and not port_free(stack.port):
         raise GitOpsError(f"port {stack.port} on 127.0.0.1 is already in use; pass --port with a free one "
                           f"(and --project to run a second stack).")
+    from gitops.images import base_pins
+
+    stack = replace(stack, service_images=base_pins.standin_overrides(base_pins.COMPOSE_VARS))
     if build:
         progress(f"building {stack.image}")
         app.build(stack.repo, app.local_spec(stack.repo, tag=stack.image))
