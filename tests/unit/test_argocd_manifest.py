@@ -72,3 +72,67 @@ def test_the_repository_pins_the_manifest_url_at_the_argocd_version() -> None:
     entry = config.versions()["platform"]["argocd"]
     assert entry["url"].endswith(f"/v{entry['version']}/manifests/install.yaml")
     assert "sha256" in entry, "versions.yaml platform.argocd must carry the manifest's sha256 field"
+
+
+def test_bootstrap_applies_the_verified_file_not_the_url(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The argocd step of bootstrap: the cluster (kubectl) is the boundary, recorded here."""
+    from gitops.cluster.target import Target
+    from gitops.core import config
+    from gitops.lifecycle import bootstrap
+
+    class Kubectl(bootstrap.Cluster):
+        def __init__(self) -> None:
+            super().__init__(Target("kind", "kind-tasknote"))
+            self.calls: list[tuple[str, ...]] = []
+            self.applied_bytes = b""
+
+        def apply_objects(self, objects: Any) -> None:
+            self.calls.append(("apply-objects",))
+
+        def kubectl(self, *args: str, input_text: str | None = None, timeout: float = 300) -> Any:
+            self.calls.append(args)
+            if args[0] == "apply":
+                self.applied_bytes = Path(args[-1]).read_bytes()
+
+    with serve(Release) as base:
+        url = f"{base}/v3.4.12/manifests/install.yaml"
+        pinned = versions(url, hashlib.sha256(MANIFEST).hexdigest())
+        real = config.versions()
+        merged = {**real, "platform": {**real["platform"], **pinned["platform"]}}
+        monkeypatch.setattr(config, "versions", lambda: merged)
+        cluster = Kubectl()
+        options = bootstrap.Options(progress=lambda _: None)
+        steps = {s.name: s for s in bootstrap.build_steps(cluster.target, options, cluster=cluster)}
+        steps["argocd"].do()
+    apply = next(c for c in cluster.calls if c[0] == "apply")
+    assert url not in apply and apply[-2] == "-f" and apply[-1].endswith("argocd-install-3.4.12.yaml")
+    assert cluster.applied_bytes == MANIFEST
+    assert [c[0] for c in cluster.calls].count("rollout") == 3
+
+
+def test_bootstrap_refuses_a_tampered_manifest_before_applying(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitops.cluster.target import Target
+    from gitops.core import config
+    from gitops.lifecycle import bootstrap
+
+    class Tampered(Release):
+        body = TAMPERED
+
+    class Kubectl(bootstrap.Cluster):
+        def kubectl(self, *args: str, input_text: str | None = None, timeout: float = 300) -> Any:
+            raise AssertionError(f"kubectl {args} ran with a tampered manifest")
+
+        def apply_objects(self, objects: Any) -> None:
+            raise AssertionError("applied objects with a tampered manifest")
+
+    with serve(Tampered) as base:
+        pinned = versions(f"{base}/v3.4.12/manifests/install.yaml", hashlib.sha256(MANIFEST).hexdigest())
+        real = config.versions()
+        merged = {**real, "platform": {**real["platform"], **pinned["platform"]}}
+        monkeypatch.setattr(config, "versions", lambda: merged)
+        cluster = Kubectl(Target("kind", "kind-tasknote"))
+        options = bootstrap.Options(progress=lambda _: None)
+        steps = {s.name: s for s in bootstrap.build_steps(cluster.target, options, cluster=cluster)}
+        with pytest.raises(GitOpsError, match="not the pinned"):
+            steps["argocd"].do()

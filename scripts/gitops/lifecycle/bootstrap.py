@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from gitops.cluster import kind, kubeconfig
@@ -112,15 +111,16 @@ def image_has_version(image: str, version: str) -> bool:
     return tag.lstrip("v") == version
 
 
-def fetch_install_manifest(url: str) -> list[dict[str, Any]]:
-    """The upstream install manifest's objects (what `kubectl apply -f URL` would read)."""
-    try:
-        response = requests.get(url, timeout=60)
-        response.raise_for_status()
-    except requests.RequestException as exc:
-        raise GitOpsError(f"cannot download the Argo CD install manifest {url} ({exc}); "
-                          "check the network or versions.yaml platform.argocd.install_url.") from None
-    return [d for d in yaml.safe_load_all(response.text) if isinstance(d, dict)]
+def fetch_install_manifest(versions: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of the upstream install manifest whose bytes match versions.yaml's sha256
+    (gitops.cluster.argocd_manifest: downloaded beside nothing else, verified, then parsed)."""
+    import tempfile
+
+    from gitops.cluster import argocd_manifest
+
+    with tempfile.TemporaryDirectory(prefix="tasknote-argocd-") as tmp:
+        text = argocd_manifest.fetch(versions, Path(tmp)).read_text(encoding="utf-8")
+    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
 
 # --- the sealing key ------------------------------------------------------------------------
@@ -230,11 +230,16 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         return all(image_has_version(i, version) for i in images) and deployment_status(server).ready
 
     def argocd_do() -> None:
-        version, url = argocd_pin(repo.versions)
+        from gitops.cluster import argocd_manifest
+
+        # Pinned by content: downloaded, checked against versions.yaml's sha256, then applied
+        # from those bytes (never `-f URL`, which applies whatever the URL serves at the time).
+        pin = argocd_manifest.pin_of(repo.versions)
+        objects = fetch_install_manifest(repo.versions)
         port = the_port()
         port.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD_NAMESPACE}}])
-        say(f"   applying Argo CD {version} from {url}")
-        port.apply(fetch_install_manifest(url), namespace=ARGOCD_NAMESPACE)
+        say(f"   applying Argo CD {pin.version} from {pin.url} (sha256 {pin.sha256[:12]}… verified)")
+        port.apply(objects, namespace=ARGOCD_NAMESPACE)
         for kind_name, name in (("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
                                 ("StatefulSet", "argocd-application-controller")):
             wait_for_rollout(port, kind_name, name, ARGOCD_NAMESPACE, deadline_s=300, progress=say)
