@@ -142,6 +142,11 @@ def test_public_host_has_a_certificate_served_by_ingress_and_gateway(env: str, h
     assert redirect["spec"]["hostnames"] == [host]
     assert redirect["spec"]["rules"][0]["filters"] == [
         {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]
+    # The default-deny namespace lets Traefik reach cert-manager's HTTP-01 solver pods.
+    (solver_policy,) = [p for p in of_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "acme-http01-solver"]
+    solver_pods = {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert solver_policy["spec"]["podSelector"] == solver_pods
+    assert solver_policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8089}]
     # Issuer before Certificate before the objects that serve it (sync waves inside the app).
     assert wave(issuer) < wave(certificate) < min(wave(ingress), wave(gateway))
 
