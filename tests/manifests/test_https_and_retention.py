@@ -143,7 +143,8 @@ def test_public_host_has_a_certificate_served_by_ingress_and_gateway(env: str, h
     assert redirect["spec"]["rules"][0]["filters"] == [
         {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]
     # The default-deny namespace lets Traefik reach cert-manager's HTTP-01 solver pods.
-    (solver_policy,) = [p for p in of_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "acme-http01-solver"]
+    policies = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
+    solver_policy = policies["acme-http01-solver"]
     solver_pods = {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
     assert solver_policy["spec"]["podSelector"] == solver_pods
     assert solver_policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8089}]
