@@ -11,8 +11,8 @@ import uuid
 from typing import Any
 
 import pytest
-from gitops.core import config
 from support import argo_fixtures
+from support.checkout import this_repo
 
 COMMITTED = {name: (argo_fixtures.FIXTURES / name).read_text() for name in
              (f"applications-{s}.json" for s in argo_fixtures.SCENARIOS)}
@@ -38,8 +38,8 @@ def test_projects_sources_and_uids_are_real(name: str) -> None:
                             "platform" if meta["name"].startswith("platform-") else "tasknote")
         assert spec["project"] == expected_project, meta["name"]
         source = spec["source"]
-        if source["repoURL"] == config.versions()["repository"]["url"]:
-            assert (config.ROOT / source["path"]).is_dir(), f"{meta['name']} points at a missing path"
+        if source["repoURL"] == this_repo().versions["repository"]["url"]:
+            assert (this_repo().root / source["path"]).is_dir(), f"{meta['name']} points at a missing path"
 
 
 def test_healthy_has_every_application_of_the_kind_root() -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops.core import config
 from gitops.manifests import checks
 from support import repocopy
+from support.checkout import this_repo
 
 COPIED = ("base", "overlays", "argocd", "clusters", "schemas", "versions.yaml")
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -31,7 +31,8 @@ def invoke_check(root: Path, target: str) -> subprocess.CompletedProcess[str]:
     """The real CLI (python -m invoke manifests.check) on the copy."""
     env = {**os.environ, "TASKNOTE_ROOT": str(root)}
     return subprocess.run([sys.executable, "-m", "invoke", "manifests.check", "--target", target],
-                          cwd=config.ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+                          cwd=this_repo().root, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
 
 
 def edit_kustomization(path: Path, edit: Any) -> None:
@@ -46,7 +47,7 @@ def add_patch(target: dict[str, str], ops: list[dict[str, object]]) -> Any:
 
 
 def rendered_docs(target: str) -> list[dict[str, Any]]:
-    (result,) = checks.rendered(config.ROOT, target)
+    (result,) = checks.rendered(this_repo(), target)
     return list(result.docs)
 
 

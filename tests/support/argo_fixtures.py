@@ -170,10 +170,10 @@ def scenario(name: str, root_docs: list[Obj], dev_docs: list[Obj]) -> Obj:
 
 
 def rendered(target: str) -> list[Obj]:
-    from gitops.core import config
+    from gitops.core.repo import Repo
     from gitops.manifests import checks
 
-    (result,) = checks.rendered(config.ROOT, target)
+    (result,) = checks.rendered(Repo.at(FIXTURES.parents[2]), target)
     return list(result.docs)
 
 

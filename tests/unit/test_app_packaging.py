@@ -24,7 +24,7 @@ def test_dockerfile_has_no_syntax_line_and_ends_on_the_distroless_nonroot_base()
     assert re.search(r"^USER 65532:65532$", final, re.M)
     assert '["/usr/local/bin/tini", "--", "tasknote"]' in final
     # Both bases by digest for users' builds (the ARG defaults; versions.yaml base_images.digests).
-    digests = config.versions()["base_images"]["digests"]
+    digests = this_repo().versions["base_images"]["digests"]
     assert pins.dockerfile_images(DOCKERFILE) == [
         f"python:3.13-slim-trixie@{digests['python:3.13-slim-trixie']}",
         f"gcr.io/distroless/python3-debian13:nonroot@{digests['gcr.io/distroless/python3-debian13:nonroot']}"]

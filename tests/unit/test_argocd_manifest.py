@@ -4,13 +4,20 @@ raw.githubusercontent.com."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitops.cluster import argocd_manifest
+from gitops.cluster.target import Target
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+from gitops.lifecycle import bootstrap
+from gitops.verify.steps import Step
+from support.checkout import this_repo
+from support.fakeport import FakePort
 from support.localhttp import QuietHandler, serve
 
 MANIFEST = b"apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"
@@ -67,72 +74,42 @@ def test_missing_or_malformed_pin_refuses_before_any_download(tmp_path: Path, sh
 
 
 def test_the_repository_pins_the_manifest_url_at_the_argocd_version() -> None:
-    from gitops.core import config
-
-    entry = config.versions()["platform"]["argocd"]
+    entry = this_repo().versions["platform"]["argocd"]
     assert entry["url"].endswith(f"/v{entry['version']}/manifests/install.yaml")
     assert "sha256" in entry, "versions.yaml platform.argocd must carry the manifest's sha256 field"
 
 
-def test_bootstrap_applies_the_verified_file_not_the_url(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The argocd step of bootstrap: the cluster (kubectl) is the boundary, recorded here."""
-    from gitops.cluster.target import Target
-    from gitops.core import config
-    from gitops.lifecycle import bootstrap
+def repo_pinned_to(url: str, body: bytes) -> Repo:
+    """This checkout with platform.argocd pointing at the stand-in server and the body's sha256."""
+    versions = copy.deepcopy(this_repo().versions)
+    versions["platform"]["argocd"].update(url=url, sha256=hashlib.sha256(body).hexdigest())
+    return Repo(this_repo().root, versions)
 
-    class Kubectl(bootstrap.Cluster):
-        def __init__(self) -> None:
-            super().__init__(Target("kind", "kind-tasknote"))
-            self.calls: list[tuple[str, ...]] = []
-            self.applied_bytes = b""
 
-        def apply_objects(self, objects: Any) -> None:
-            self.calls.append(("apply-objects",))
+def argocd_step(repo: Repo, port: FakePort) -> Step:
+    options = bootstrap.Options(progress=lambda _: None)
+    return next(s for s in bootstrap.build_steps(repo, port.target, options, port) if s.name == "argocd")
 
-        def kubectl(self, *args: str, input_text: str | None = None, timeout: float = 300) -> Any:
-            self.calls.append(args)
-            if args[0] == "apply":
-                self.applied_bytes = Path(args[-1]).read_bytes()
 
+def test_bootstrap_applies_the_verified_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The argocd step of bootstrap against the cluster port's fake (the API is the boundary);
+    the rollouts it then waits for are answered Ready by the fake's apply hook."""
+    port = FakePort(Target("kind", "kind-tasknote"))
+    monkeypatch.setattr(bootstrap, "wait_for_rollout", lambda *args, **kwargs: None)
     with serve(Release) as base:
-        url = f"{base}/v3.4.12/manifests/install.yaml"
-        pinned = versions(url, hashlib.sha256(MANIFEST).hexdigest())
-        real = config.versions()
-        merged = {**real, "platform": {**real["platform"], **pinned["platform"]}}
-        monkeypatch.setattr(config, "versions", lambda: merged)
-        cluster = Kubectl()
-        options = bootstrap.Options(progress=lambda _: None)
-        steps = {s.name: s for s in bootstrap.build_steps(cluster.target, options, cluster=cluster)}
-        steps["argocd"].do()
-    apply = next(c for c in cluster.calls if c[0] == "apply")
-    assert url not in apply and apply[-2] == "-f" and apply[-1].endswith("argocd-install-3.4.12.yaml")
-    assert cluster.applied_bytes == MANIFEST
-    assert [c[0] for c in cluster.calls].count("rollout") == 3
+        repo = repo_pinned_to(f"{base}/v3.4.12/manifests/install.yaml", MANIFEST)
+        argocd_step(repo, port).do()
+    applied = [(o["kind"], o["metadata"]["name"]) for o in port.applied]
+    assert applied == [("Namespace", "argocd"), ("Namespace", "argocd")]  # the manifest's own object
 
 
 def test_bootstrap_refuses_a_tampered_manifest_before_applying(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitops.cluster.target import Target
-    from gitops.core import config
-    from gitops.lifecycle import bootstrap
-
     class Tampered(Release):
         body = TAMPERED
 
-    class Kubectl(bootstrap.Cluster):
-        def kubectl(self, *args: str, input_text: str | None = None, timeout: float = 300) -> Any:
-            raise AssertionError(f"kubectl {args} ran with a tampered manifest")
-
-        def apply_objects(self, objects: Any) -> None:
-            raise AssertionError("applied objects with a tampered manifest")
-
+    port = FakePort(Target("kind", "kind-tasknote"))
     with serve(Tampered) as base:
-        pinned = versions(f"{base}/v3.4.12/manifests/install.yaml", hashlib.sha256(MANIFEST).hexdigest())
-        real = config.versions()
-        merged = {**real, "platform": {**real["platform"], **pinned["platform"]}}
-        monkeypatch.setattr(config, "versions", lambda: merged)
-        cluster = Kubectl(Target("kind", "kind-tasknote"))
-        options = bootstrap.Options(progress=lambda _: None)
-        steps = {s.name: s for s in bootstrap.build_steps(cluster.target, options, cluster=cluster)}
+        repo = repo_pinned_to(f"{base}/v3.4.12/manifests/install.yaml", MANIFEST)
         with pytest.raises(GitOpsError, match="not the pinned"):
-            steps["argocd"].do()
+            argocd_step(repo, port).do()
+    assert port.applied == []

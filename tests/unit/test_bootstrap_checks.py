@@ -1,7 +1,7 @@
 """The `done()` checks of bootstrap's registry, images and argocd steps, and the reads under them
 (kind.node_images, kind.registry_ready), against recorded output at the boundaries we cannot run
 here: the docker CLI (gitops.core.run.run is replaced by a table of recorded answers) and the
-Kubernetes API (a stand-in Api returning recorded JSON).
+Kubernetes API (tests/support/fakeport.FakePort holding recorded JSON).
 
 Recorded shapes: `crictl images -o json` prints the CRI ListImagesResponse (cri-api
 pkg/apis/runtime/v1 api.proto `Image`: id, repoTags, repoDigests, size, uid, username, spec,
@@ -21,11 +21,14 @@ from typing import Any
 import pytest
 from gitops.cluster import kind
 from gitops.cluster.target import Target
-from gitops.core import config, run, tools
+from gitops.core import run, tools
 from gitops.images import reference
 from gitops.lifecycle import bootstrap
+from support.checkout import this_repo
+from support.fakeport import FakePort
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "cluster"
+REPO = this_repo()
 KIND_TARGET = Target("kind", "kind-tasknote")
 
 
@@ -52,15 +55,16 @@ class Docker:
 @pytest.fixture()
 def docker(monkeypatch: pytest.MonkeyPatch) -> Docker:
     fake = Docker({})
-    monkeypatch.setattr(tools, "require", lambda name: Path(f"/usr/bin/{name}"))
+    monkeypatch.setattr(tools, "require", lambda name, repo: Path(f"/usr/bin/{name}"))
     monkeypatch.setattr(run, "run", fake)
     return fake
 
 
-def images_step(options: bootstrap.Options) -> bootstrap.Step:
-    cluster = bootstrap.Cluster(KIND_TARGET)
-    steps = {s.name: s for s in bootstrap.build_steps(KIND_TARGET, options, cluster=cluster)}
-    return steps["images"]
+def images_done(options: bootstrap.Options) -> bool:
+    steps = {s.name: s for s in bootstrap.build_steps(REPO, KIND_TARGET, options, FakePort(KIND_TARGET))}
+    check = steps["images"].check
+    assert check is not None
+    return check()
 
 
 CRICTL = ("exec", "tasknote-control-plane", "crictl", "images", "-o", "json")
@@ -91,7 +95,7 @@ def test_node_images_lists_tags_and_digests_of_the_control_plane(docker: Docker)
         {"repoTags": ["docker.io/library/tasknote:dev"]},
         {"repoTags": ["registry.k8s.io/pause:3.10"],
          "repoDigests": ["registry.k8s.io/pause@sha256:" + "b" * 64]}))
-    assert kind.node_images() == {"docker.io/library/tasknote:dev", "registry.k8s.io/pause:3.10",
+    assert kind.node_images(REPO) == {"docker.io/library/tasknote:dev", "registry.k8s.io/pause:3.10",
                                   "registry.k8s.io/pause@sha256:" + "b" * 64}
     assert docker.calls == [CRICTL]
 
@@ -100,23 +104,23 @@ def test_short_name_loaded_by_kind_counts_as_loaded(docker: Docker) -> None:
     """The defect: `--image tasknote:dev` was compared with docker.io/library/tasknote:dev and
     never counted, so every run ended "ran but its check still fails"."""
     docker.answers[CRICTL] = (0, crictl_images({"repoTags": ["docker.io/library/tasknote:dev"]}))
-    assert images_step(bootstrap.Options(images=("tasknote:dev",))).done() is True
+    assert images_done(bootstrap.Options(images=("tasknote:dev",))) is True
 
 
 def test_image_missing_from_the_node_is_not_done(docker: Docker) -> None:
     docker.answers[CRICTL] = (0, crictl_images({"repoTags": ["docker.io/library/tasknote:old"]}))
-    assert images_step(bootstrap.Options(images=("tasknote:dev",))).done() is False
-    assert images_step(bootstrap.Options(images=("tasknote:dev", "tasknote:old"))).done() is False
+    assert images_done(bootstrap.Options(images=("tasknote:dev",))) is False
+    assert images_done(bootstrap.Options(images=("tasknote:dev", "tasknote:old"))) is False
 
 
 def test_image_by_digest_matches_the_nodes_repo_digest(docker: Docker) -> None:
     digest = "sha256:" + "c" * 64
     docker.answers[CRICTL] = (0, crictl_images({"repoDigests": [f"docker.io/acme/tasknote@{digest}"]}))
-    assert images_step(bootstrap.Options(images=(f"acme/tasknote@{digest}",))).done() is True
+    assert images_done(bootstrap.Options(images=(f"acme/tasknote@{digest}",))) is True
 
 
 def test_no_images_asked_is_done_without_asking_docker(docker: Docker) -> None:
-    assert images_step(bootstrap.Options()).done() is True
+    assert images_done(bootstrap.Options()) is True
     assert docker.calls == []
 
 
@@ -150,7 +154,7 @@ def kind_nodes(monkeypatch: pytest.MonkeyPatch, docker: Docker) -> None:
 def test_registry_ready_when_running_on_the_kind_network_and_every_node_points_at_it(
         docker: Docker, kind_nodes: None) -> None:
     registry_answers(docker)
-    assert kind.registry_ready() is True
+    assert kind.registry_ready(REPO) is True
 
 
 @pytest.mark.parametrize("change", [
@@ -160,35 +164,14 @@ def test_registry_ready_when_running_on_the_kind_network_and_every_node_points_a
 ])
 def test_registry_not_ready(docker: Docker, kind_nodes: None, change: dict[str, Any]) -> None:
     registry_answers(docker, **change)
-    assert kind.registry_ready() is False
+    assert kind.registry_ready(REPO) is False
 
 
 def test_registry_absent_is_not_ready(docker: Docker, kind_nodes: None) -> None:
-    assert kind.registry_ready() is False
+    assert kind.registry_ready(REPO) is False
 
 
 # ---- argocd_done -------------------------------------------------------------------------------------
-
-class Api:
-    """Stands in for gitops.cluster.api.Api at the Kubernetes API boundary: recorded JSON."""
-
-    def __init__(self, crd: dict[str, Any] | None, server: dict[str, Any] | None) -> None:
-        self._crd, self._server = crd, server
-
-    def crd(self, name: str) -> dict[str, Any] | None:
-        assert name == "applications.argoproj.io"
-        return self._crd
-
-    def deployment(self, name: str, namespace: str) -> dict[str, Any] | None:
-        assert (name, namespace) == ("argocd-server", "argocd")
-        return self._server
-
-
-class FakeCluster(bootstrap.Cluster):
-    def __init__(self, api: Api) -> None:
-        super().__init__(KIND_TARGET)
-        self._api = api
-
 
 def argocd_server(image: str, ready: bool = True) -> dict[str, Any]:
     doc = copy.deepcopy(json.loads((FIXTURES / "deployment-ready.json").read_text()))
@@ -200,25 +183,31 @@ def argocd_server(image: str, ready: bool = True) -> dict[str, Any]:
     return doc
 
 
-def argocd_done(api: Api) -> bool:
-    cluster = FakeCluster(api)
-    steps = {s.name: s for s in bootstrap.build_steps(KIND_TARGET, bootstrap.Options(), cluster=cluster)}
-    return bool(steps["argocd"].done())
+def argocd_done(crd: bool, server: dict[str, Any] | None) -> bool:
+    port = FakePort(KIND_TARGET)
+    if crd:
+        port.seed({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                   "metadata": {"name": "applications.argoproj.io"}})
+    if server is not None:
+        port.seed(server)
+    steps = {s.name: s for s in bootstrap.build_steps(REPO, KIND_TARGET, bootstrap.Options(), port)}
+    check = steps["argocd"].check
+    assert check is not None
+    return bool(check())
 
 
-PINNED = str(config.versions()["platform"]["argocd"]["version"])
-CRD = {"kind": "CustomResourceDefinition", "metadata": {"name": "applications.argoproj.io"}}
+PINNED = str(REPO.versions["platform"]["argocd"]["version"])
 
 
 def test_argocd_done_at_the_pinned_version_and_ready() -> None:
-    assert argocd_done(Api(CRD, argocd_server(f"quay.io/argoproj/argocd:v{PINNED}"))) is True
+    assert argocd_done(True, argocd_server(f"quay.io/argoproj/argocd:v{PINNED}")) is True
 
 
-@pytest.mark.parametrize("api", [
-    Api(None, argocd_server(f"quay.io/argoproj/argocd:v{PINNED}")),
-    Api(CRD, None),
-    Api(CRD, argocd_server("quay.io/argoproj/argocd:v3.3.0")),
-    Api(CRD, argocd_server(f"quay.io/argoproj/argocd:v{PINNED}", ready=False)),
+@pytest.mark.parametrize("crd,server", [
+    (False, argocd_server(f"quay.io/argoproj/argocd:v{PINNED}")),
+    (True, None),
+    (True, argocd_server("quay.io/argoproj/argocd:v3.3.0")),
+    (True, argocd_server(f"quay.io/argoproj/argocd:v{PINNED}", ready=False)),
 ], ids=["no-crd", "no-server", "other-version", "not-ready"])
-def test_argocd_not_done(api: Api) -> None:
-    assert argocd_done(api) is False
+def test_argocd_not_done(crd: bool, server: dict[str, Any] | None) -> None:
+    assert argocd_done(crd, server) is False

@@ -175,7 +175,9 @@ def test_smoke_against_a_context_goes_through_the_ports_port_forward() -> None:
         report = cluster_smoke.run_smoke(REPO, fake.target, "staging", suite=tiny_suite,
                                          progress=lambda _: None, port=fake)
     assert report["status"] == 200
-    assert fake.calls == [("port-forward", "tasknote-staging", "tasknote-api", "80")]
+    # Then the environment's Ingress is read: with a tls section the chain is checked too (no TLS here).
+    assert fake.calls == [("port-forward", "tasknote-staging", "tasknote-api", "80"),
+                          ("get", "Ingress", "tasknote-staging", "tasknote")]
     with pytest.raises(GitOpsError, match="unknown environment 'qa'"):
         cluster_smoke.run_smoke(REPO, resolve(), "qa", suite=tiny_suite, port=fake)
 

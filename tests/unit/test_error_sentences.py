@@ -14,18 +14,21 @@ from typing import Any
 
 import pytest
 from gitops.cluster import kubeconfig
-from gitops.cluster.target import Target
-from gitops.core import config, run, tools
+from gitops.cluster.target import Target, resolve
+from gitops.core import run
 from gitops.core.errors import GitOpsError
 from gitops.delivery import gitflow
 from gitops.images import app
 from gitops.lifecycle import bootstrap
 from gitops.stack import compose
 from gitops.verify import smoke_targets
+from support.checkout import this_repo
+
+REPO = this_repo()
 
 
 def invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=config.ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO.root, capture_output=True,
                           text=True, timeout=120, check=False, env={**os.environ, "NO_COLOR": "1"})
 
 
@@ -41,7 +44,7 @@ def test_stack_up_with_an_impossible_port_is_one_sentence() -> None:
     assert "--port 99999 is not a TCP port; pass one from 1 to 65535." in one_sentence(
         invoke("stack.up", "--port", "99999"))
     with pytest.raises(GitOpsError, match="--port 0 is not a TCP port"):
-        compose.Stack(port=0)
+        compose.Stack(REPO, port=0)
 
 
 def test_bootstrap_with_a_missing_key_backup_fails_before_the_dry_run(tmp_path: Path) -> None:
@@ -51,11 +54,11 @@ def test_bootstrap_with_a_missing_key_backup_fails_before_the_dry_run(tmp_path: 
 
 
 def test_smoke_on_k3s_defaults_to_staging_and_refuses_dev() -> None:
-    assert smoke_targets.environment_for("k3s", "") == "staging"
-    assert smoke_targets.environment_for("kind", "") == "dev"
-    assert smoke_targets.environment_for("k3s", "prod") == "prod"
+    assert smoke_targets.environment_for(REPO, resolve("k3s"), "") == "staging"
+    assert smoke_targets.environment_for(REPO, resolve("kind"), "") == "dev"
+    assert smoke_targets.environment_for(REPO, resolve("k3s"), "prod") == "prod"
     with pytest.raises(GitOpsError, match=r"runs staging and prod, not dev; pass --env staging\."):
-        smoke_targets.environment_for("k3s", "dev")
+        smoke_targets.environment_for(REPO, resolve("k3s"), "dev")
 
 
 def test_smoke_against_a_compose_stack_that_is_not_running_says_to_start_it() -> None:
@@ -75,7 +78,6 @@ def test_image_inspect_with_docker_down_names_the_daemon(monkeypatch: pytest.Mon
         return run.Result(tuple(argv), 1, "", down)
 
     monkeypatch.setattr(run, "run", docker)
-    monkeypatch.setattr(tools, "require", lambda name: Path(f"/usr/bin/{name}"))
     with pytest.raises(GitOpsError, match="the Docker daemon is not answering; start it"):
         app.inspect("ghcr.io/acme/tasknote:1.0", build_with="./inv images.build")
 
@@ -105,12 +107,13 @@ def test_unreachable_git_remote_gives_gits_reason_not_its_advice(tmp_path: Path)
 def test_missing_k3s_context_names_the_required_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kubeconfig, "contexts", lambda kubeconfig_path=None: [])
     with pytest.raises(GitOpsError) as error:
-        kubeconfig.require_reachable(Target("k3s", "tasknote-k3s", Path("/nonexistent/kubeconfig")))
-    assert "./inv cluster.create --cluster k3s --host USER@HOST." in str(error.value)
+        kubeconfig.require_reachable(REPO, Target("k3s", "tasknote-k3s", Path("/nonexistent/kubeconfig")))
+    assert "./inv cluster.create --target k3s --host USER@HOST." in str(error.value)
 
 
 def test_k3s_dry_run_lists_no_kind_only_steps() -> None:
-    steps = [s.name for s in bootstrap.build_steps(Target("k3s", "tasknote-k3s"), bootstrap.Options())]
+    steps = [s.name for s in bootstrap.build_steps(REPO, Target("k3s", "tasknote-k3s"), bootstrap.Options())]
     assert steps == ["prerequisites", "cluster", "argocd", "sealing-key", "root-app", "synced"]
-    kind_steps = [s.name for s in bootstrap.build_steps(Target("kind", "kind-tasknote"), bootstrap.Options())]
+    kind = Target("kind", "kind-tasknote")
+    kind_steps = [s.name for s in bootstrap.build_steps(REPO, kind, bootstrap.Options())]
     assert {"registry", "images"} <= set(kind_steps)

@@ -1,8 +1,8 @@
 """k3s install, adopt and delete on a VPS (issue 14, defects 2-6), checked on the exact remote
 commands and files. SSH/scp are the boundary we cannot cross here: gitops.core.run.run is
 replaced by a recorder answering like a server would, the download by a stand-in returning a
-local file (fetch_verified itself is tested against a loopback server), and the Kubernetes API
-by a stand-in answering a recorded v1 NodeList (metadata.name, metadata.labels).
+local file (fetch_verified itself is tested against a loopback server), and the Kubernetes API by the
+cluster port's fake (tests/support/fakeport) holding a v1 Node (metadata.name, metadata.labels).
 
 Upstream facts, from k3s-io/k3s install.sh: a server's scripts are /usr/local/bin/k3s-uninstall.sh
 and /usr/local/bin/k3s-killall.sh; INSTALL_K3S_SKIP_DOWNLOAD=true installs over an existing
@@ -13,15 +13,18 @@ k3s-killall.sh)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
-from gitops.cluster import api as api_module
 from gitops.cluster import k3s, k3s_plan
-from gitops.core import config, run
+from gitops.core import run
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
+from support.checkout import this_repo
+from support.fakeport import FakePort
 
 HOST = "admin@vps.example.com"
 K3S_YAML = """apiVersion: v1
@@ -85,35 +88,31 @@ class Server:
         return 0, ""
 
 
-class NodesApi:
-    """Stands in for gitops.cluster.api.Api: a recorded NodeList, and the patches sent."""
+NODE = {"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "vps", "labels": {"kubernetes.io/hostname": "vps",
+                                                "node-role.kubernetes.io/control-plane": "true"}}}
 
-    patches: ClassVar[list[tuple[str, dict[str, Any]]]] = []
 
-    def __init__(self, target: Any) -> None:
-        self.target = target
-        self.core = self
-
-    def list_node(self) -> None: ...
-
-    def patch_node(self) -> None: ...
-
-    def call(self, method: Any, *args: Any) -> dict[str, Any] | None:
-        if method == self.list_node:
-            return {"kind": "NodeList", "apiVersion": "v1", "items": [
-                {"metadata": {"name": "vps", "labels": {"kubernetes.io/hostname": "vps",
-                                                        "node-role.kubernetes.io/control-plane": "true"}}}]}
-        NodesApi.patches.append((args[0], args[1]))
-        return {}
+def pinned_repo() -> Repo:
+    """This checkout with the installer's sha256 recorded (versions.yaml leaves it to be recorded)."""
+    versions = copy.deepcopy(this_repo().versions)
+    versions["tools"]["k3s"]["installer_sha256"] = "d" * 64
+    return Repo(this_repo().root, versions)
 
 
 @pytest.fixture()
-def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Server:
+def port(monkeypatch: pytest.MonkeyPatch) -> FakePort:
+    fake = FakePort()
+    fake.seed(copy.deepcopy(NODE))
+    monkeypatch.setattr(k3s, "port_for", lambda repo, target: fake)
+    return fake
+
+
+@pytest.fixture()
+def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, port: FakePort) -> Server:
     fake = Server()
     monkeypatch.setattr(run, "run", fake)
     monkeypatch.setattr(k3s, "k3s_kubeconfig_path", lambda: tmp_path / "kube" / "tasknote-k3s.yaml")
-    NodesApi.patches = []
-    monkeypatch.setattr(api_module, "Api", NodesApi)
     return fake
 
 
@@ -127,9 +126,6 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         return dest
 
     monkeypatch.setattr(k3s, "fetch_verified", fetch)
-    pins = dict(config.version_of("tools", "k3s"))
-    pins["installer_sha256"] = "d" * 64  # versions.yaml leaves it to be recorded; see there
-    monkeypatch.setattr(config, "version_of", lambda *keys: pins if keys == ("tools", "k3s") else None)
     return fetched
 
 
@@ -141,8 +137,9 @@ def quiet(_: str) -> None:
 
 def test_install_runs_upstreams_installer_over_the_pinned_binary(server: Server,
                                                                   downloads: list[tuple[str, str]]) -> None:
-    k3s.install(HOST, progress=quiet)
-    pins = config.version_of("tools", "k3s")
+    repo = pinned_repo()
+    k3s.install(repo, HOST, progress=quiet)
+    pins = repo.version_of("tools", "k3s")
     assert downloads == [(pins["url"], pins["sha256"]), (pins["installer_url"], pins["installer_sha256"])]
     assert server.uploads == [("k3s", "k3s.tasknote"), ("install.sh", "k3s-install.tasknote.sh")]
     commands = server.commands
@@ -160,7 +157,7 @@ def test_install_runs_upstreams_installer_over_the_pinned_binary(server: Server,
 
 def test_install_writes_tls_san_for_the_host_and_api_host_and_the_kubeconfig_names_it(
         server: Server, downloads: list[tuple[str, str]]) -> None:
-    path = k3s.install(HOST, api_host="k8s.example.net", progress=quiet)
+    path = k3s.install(pinned_repo(), HOST, api_host="k8s.example.net", progress=quiet)
     written = yaml.safe_load(server.stdin["/etc/rancher/k3s/config.yaml"])
     assert written["tls-san"] == ["k3s.tasknote.example.com", "vps.example.com", "k8s.example.net"]
     kubeconfig = yaml.safe_load(path.read_text())
@@ -170,7 +167,7 @@ def test_install_writes_tls_san_for_the_host_and_api_host_and_the_kubeconfig_nam
 
 def test_install_ships_an_audit_policy_the_api_server_reads(server: Server,
                                                             downloads: list[tuple[str, str]]) -> None:
-    k3s.install(HOST, progress=quiet)
+    k3s.install(pinned_repo(), HOST, progress=quiet)
     written = yaml.safe_load(server.stdin["/etc/rancher/k3s/config.yaml"])
     assert "audit-policy-file=/etc/rancher/k3s/audit-policy.yaml" in written["kube-apiserver-arg"]
     assert any(a.startswith("audit-log-path=") for a in written["kube-apiserver-arg"])
@@ -189,7 +186,7 @@ def test_install_refuses_before_downloading_when_the_server_is_unreachable(
         server: Server, downloads: list[tuple[str, str]]) -> None:
     server.reachable = False
     with pytest.raises(GitOpsError) as error:
-        k3s.install(HOST, progress=quiet)
+        k3s.install(pinned_repo(), HOST, progress=quiet)
     message = str(error.value)
     assert message.startswith(f"cannot reach {HOST} over SSH (ssh: connect to host") and "\n" not in message
     assert downloads == []
@@ -198,25 +195,28 @@ def test_install_refuses_before_downloading_when_the_server_is_unreachable(
 def test_install_refuses_without_a_recorded_installer_checksum(server: Server) -> None:
     # versions.yaml as committed: the installer's sha256 is still to be recorded.
     with pytest.raises(GitOpsError, match=r"tools\.k3s\.installer_sha256 is not recorded"):
-        k3s.install(HOST, progress=quiet)
+        k3s.install(this_repo(), HOST, progress=quiet)
     assert server.commands == []
 
 
 # ---- adopt ---------------------------------------------------------------------------------------------
 
-def test_adopt_adds_missing_tls_san_restarts_k3s_and_labels_nodes_through_the_api(server: Server) -> None:
+def test_adopt_adds_missing_tls_san_restarts_k3s_and_labels_nodes_through_the_api(server: Server,
+                                                                                    port: FakePort) -> None:
     server.config_yaml = "write-kubeconfig-mode: '0600'\ntls-san: [old.example.com]\n"
-    k3s.adopt(HOST, progress=quiet)
+    k3s.adopt(this_repo(), HOST, progress=quiet)
     written = yaml.safe_load(server.stdin["/etc/rancher/k3s/config.yaml"])
     assert written["tls-san"] == ["old.example.com", "vps.example.com"]
     assert server.commands.index(("sudo", "tee", "/etc/rancher/k3s/config.yaml")) < \
         server.commands.index(("sudo", "systemctl", "restart", "k3s"))
-    assert NodesApi.patches == [("vps", {"metadata": {"labels": {"ingress-ready": "true"}}})]
+    node = port.get("v1", "Node", "vps")
+    assert node is not None and node["metadata"]["labels"]["ingress-ready"] == "true"
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "vps"
 
 
 def test_adopt_leaves_a_server_that_already_covers_the_host_alone(server: Server) -> None:
     server.config_yaml = "tls-san:\n  - vps.example.com\n"
-    k3s.adopt(HOST, progress=quiet)
+    k3s.adopt(this_repo(), HOST, progress=quiet)
     assert ("sudo", "systemctl", "restart", "k3s") not in server.commands
     assert "/etc/rancher/k3s/config.yaml" not in server.stdin
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops.core import config
+from support.checkout import this_repo
 
-PLATFORM = config.ROOT / "argocd" / "platform"
+PLATFORM = this_repo().root / "argocd" / "platform"
 # Where each chart takes a component's digest, as a path into the Application's valuesObject.
 DIGEST_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "cert_manager": {"controller": ("image", "digest"), "webhook": ("webhook", "image", "digest"),
@@ -39,7 +39,7 @@ def dig(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 @pytest.mark.parametrize("key", sorted(DIGEST_PATHS))
 def test_platform_application_values_carry_the_pinned_digests(key: str) -> None:
-    entry = config.versions()["platform"][key]
+    entry = this_repo().versions["platform"][key]
     apps = applications_of(entry["chart"])
     assert apps, f"no Application installs chart {entry['chart']}"
     for name, ref in entry["images"].items():
@@ -53,7 +53,7 @@ def test_platform_application_values_carry_the_pinned_digests(key: str) -> None:
 
 
 def test_every_cert_manager_application_is_the_pinned_chart() -> None:
-    entry = config.versions()["platform"]["cert_manager"]
+    entry = this_repo().versions["platform"]["cert_manager"]
     apps = applications_of("cert-manager")
     assert {p.parent.name for p, _ in apps} == {"kind", "k3s"}
     for _, app in apps:

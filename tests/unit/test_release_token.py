@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from gitops.core import config
 from gitops.delivery import github
+from support.checkout import this_repo
 
-WORKFLOW = config.ROOT / ".github" / "workflows" / "release.yaml"
+WORKFLOW = this_repo().root / ".github" / "workflows" / "release.yaml"
 
 
 class Recorder:

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from gitops.cluster.target import Target
-from gitops.core import run, tools
 from gitops.verify import smoke_targets, tls_chain
-from gitops.verify.smoke import Step
+from gitops.verify.steps import PASSED, Outcome
+from support.fakeport import FakePort
 from support.localhttp import QuietHandler
 
 HOST = "tasknote.localtest.me"
@@ -70,7 +70,7 @@ def test_chain_verifies_against_the_issuers_ca(tmp_path: Path) -> None:
     with https_server(tmp_path, cert, key) as port:
         step = tls_chain.check_chain("127.0.0.1", port, HOST, ca_pem=cert)
     assert step.ok, step.detail
-    assert step.name == f"tls chain {HOST}" and step.detail.startswith("valid until ")
+    assert step.step == f"tls chain {HOST}" and step.detail.startswith("valid until ")
 
 
 def test_untrusted_chain_fails_naming_the_reason(tmp_path: Path) -> None:
@@ -97,48 +97,48 @@ def test_nothing_listening_is_one_line() -> None:
 
 # ---- which host, port and trust the smoke suite uses --------------------------------------------------
 
-def kubectl_answers(monkeypatch: Any, ingress: dict[str, Any], ca_pem: str) -> list[list[str]]:
-    """Recorded kubectl answers (the API server is not runnable here): the Ingress as JSON
-    (networking.k8s.io/v1 spec.tls), the Secret's ca.crt as jsonpath prints it (base64)."""
-    calls: list[list[str]] = []
-
-    def kubectl(argv: list[str], **_: Any) -> run.Result:
-        calls.append([str(a) for a in argv])
-        if "ingress" in argv:
-            return run.Result(tuple(argv), 0, json.dumps(ingress), "")
-        return run.Result(tuple(argv), 0, base64.b64encode(ca_pem.encode()).decode(), "")
-
-    monkeypatch.setattr(run, "run", kubectl)
-    monkeypatch.setattr(tools, "require", lambda name: Path(f"/usr/bin/{name}"))
-    return calls
+INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": "tasknote", "namespace": "tasknote-dev"},
+           "spec": {"tls": [{"hosts": [HOST], "secretName": "tasknote-tls"}], "rules": [{"host": HOST}]}}
 
 
 def recorded_checks(monkeypatch: Any) -> list[tuple[Any, ...]]:
+    """What check_chain is asked (the network handshake itself is tested above)."""
     seen: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(tls_chain, "check_chain", lambda *args: seen.append(args) or Step("tls", True, 0.0))
+
+    def check(*args: Any) -> Outcome:
+        seen.append(args)
+        return Outcome("tls", PASSED, 0.0)
+
+    monkeypatch.setattr(tls_chain, "check_chain", check)
     return seen
 
 
-INGRESS = {"spec": {"tls": [{"hosts": [HOST], "secretName": "tasknote-tls"}], "rules": [{"host": HOST}]}}
-
-
 def test_kind_checks_localhost_443_against_the_secrets_ca(monkeypatch: Any) -> None:
-    calls = kubectl_answers(monkeypatch, INGRESS, "-----BEGIN CERTIFICATE-----\nX\n")
+    """The Ingress and the TLS Secret as the API returns them (cert-manager writes tls.crt, tls.key
+    and ca.crt into the Secret; only the public ca.crt is read)."""
+    port = FakePort(Target("kind", "kind-tasknote"))
+    port.seed(INGRESS, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                        "metadata": {"name": "tasknote-tls", "namespace": "tasknote-dev"},
+                        "data": {"ca.crt": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nX\n").decode()}})
     seen = recorded_checks(monkeypatch)
-    step = smoke_targets.tls_step(Target("kind", "kind-tasknote"), "tasknote-dev")
+    step = smoke_targets.tls_step(port, port.target, "tasknote-dev")
     assert step is not None and step.ok
     assert seen == [("127.0.0.1", 443, HOST, "-----BEGIN CERTIFICATE-----\nX\n")]
-    assert calls[1][-1] == "jsonpath={.data.ca\\.crt}" and "tasknote-tls" in calls[1]
 
 
 def test_k3s_checks_the_public_host_against_the_system_roots(monkeypatch: Any) -> None:
-    kubectl_answers(monkeypatch, {"spec": {"tls": [{"hosts": ["tasknote.example.com"],
-                                                    "secretName": "tasknote-tls"}]}}, "")
+    port = FakePort(Target("k3s", "tasknote-k3s"))
+    ingress = json.loads(json.dumps(INGRESS))
+    ingress["metadata"]["namespace"] = "tasknote-prod"
+    ingress["spec"]["tls"][0]["hosts"] = ["tasknote.example.com"]
+    port.seed(ingress)
     seen = recorded_checks(monkeypatch)
-    smoke_targets.tls_step(Target("k3s", "tasknote-k3s"), "tasknote-prod")
+    smoke_targets.tls_step(port, port.target, "tasknote-prod")
     assert seen == [("tasknote.example.com", 443, "tasknote.example.com")]
 
 
 def test_no_tls_on_the_ingress_means_no_step(monkeypatch: Any) -> None:
-    kubectl_answers(monkeypatch, {"spec": {"rules": [{"host": HOST}]}}, "")
-    assert smoke_targets.tls_step(Target("kind", "kind-tasknote"), "tasknote-dev") is None
+    port = FakePort(Target("kind", "kind-tasknote"))
+    port.seed({**INGRESS, "spec": {"rules": [{"host": HOST}]}})
+    assert smoke_targets.tls_step(port, port.target, "tasknote-dev") is None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.cluster import k3s_plan
+from gitops.cluster.port import Port
 from gitops.cluster.target import K3S_CONTEXT, Target, k3s_kubeconfig_path
 from gitops.core import files, run
 from gitops.core.download import fetch_verified
@@ -116,8 +117,6 @@ def adopt(repo: Repo, host: str, api_host: str = "", progress: Progress = print)
 
 def port_for(repo: Repo, target: Target) -> Any:
     """The cluster port (gitops.cluster.port) of the adopted server; tests pass a fake."""
-    from gitops.cluster.port import Port
-
     return Port(repo, target)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from gitops.core import imageref, run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.images import base_pins
 
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL_PREFIX = "org.opencontainers.image."
@@ -104,8 +105,6 @@ def ca_file() -> Path | None:
 def standin_base_images() -> tuple[tuple[str, str], ...]:
     """BUILDER_IMAGE/RUNTIME_IMAGE build arguments for the air-gapped stand-ins this machine has
     (the Dockerfile's defaults are pinned by digest; gitops.images.base_pins says why)."""
-    from gitops.images import base_pins
-
     return tuple(sorted(base_pins.standin_overrides(base_pins.BUILD_ARGS).items()))
 
 

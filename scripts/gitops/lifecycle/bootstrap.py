@@ -9,6 +9,7 @@ All cluster reads and writes go through the cluster port (gitops.cluster.port).
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,12 +18,13 @@ from typing import Any
 
 import yaml
 
-from gitops.cluster import kind, kubeconfig
+from gitops.cluster import argocd_manifest, kind, kubeconfig
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import KIND_CLUSTER_NAME, Target
 from gitops.core import config, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.images import reference
 from gitops.secrets import keys
 from gitops.verify.reconcile import deployment_status, observe_cluster, rollout_done, wait_until_ready
 from gitops.verify.steps import STILL_NOT_DONE, Run, Runner, Step, format_plan, numbered_lines, plan
@@ -114,10 +116,6 @@ def image_has_version(image: str, version: str) -> bool:
 def fetch_install_manifest(versions: dict[str, Any]) -> list[dict[str, Any]]:
     """The objects of the upstream install manifest whose bytes match versions.yaml's sha256
     (gitops.cluster.argocd_manifest: downloaded beside nothing else, verified, then parsed)."""
-    import tempfile
-
-    from gitops.cluster import argocd_manifest
-
     with tempfile.TemporaryDirectory(prefix="tasknote-argocd-") as tmp:
         text = argocd_manifest.fetch(versions, Path(tmp)).read_text(encoding="utf-8")
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
@@ -211,8 +209,6 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         if not options.images or not local_kind:
             return True
         # containerd lists `tasknote:dev` as docker.io/library/tasknote:dev: compare canonical forms.
-        from gitops.images import reference
-
         return reference.all_present(options.images, kind.node_images(repo))
 
     def images_do() -> None:
@@ -230,8 +226,6 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         return all(image_has_version(i, version) for i in images) and deployment_status(server).ready
 
     def argocd_do() -> None:
-        from gitops.cluster import argocd_manifest
-
         # Pinned by content: downloaded, checked against versions.yaml's sha256, then applied
         # from those bytes (never `-f URL`, which applies whatever the URL serves at the time).
         pin = argocd_manifest.pin_of(repo.versions)

@@ -19,7 +19,7 @@ from pathlib import Path
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.images import app
+from gitops.images import app, base_pins
 
 DEFAULT_PROJECT = app.STACK_PROJECT
 DEFAULT_PORT = app.STACK_PORT
@@ -209,7 +209,6 @@ def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
     if not project_containers(stack) and not port_free(stack.port):
         raise GitOpsError(f"port {stack.port} on 127.0.0.1 is already in use; pass --port with a free one "
                           f"(and --project to run a second stack).")
-    from gitops.images import base_pins
 
     stack = replace(stack, service_images=base_pins.standin_overrides(base_pins.COMPOSE_VARS))
     if build:

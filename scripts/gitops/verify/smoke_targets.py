@@ -9,17 +9,22 @@ argoproj/argo-cd resource_customizations/batch/CronJob/actions/create-job/action
 
 from __future__ import annotations
 
+import base64
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+
+import yaml
 
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
 from gitops.core import config
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.verify import smoke
+from gitops.verify import smoke, tls_chain
 from gitops.verify.steps import Outcome, Run
 
 Suite = Callable[..., Run]
@@ -78,8 +83,6 @@ def trigger_summary_job(port: ClusterPort, namespace: str, *, deadline_s: float 
 
 def cluster_environments(repo: Repo, cluster: str) -> list[str]:
     """What clusters/<cluster>/cluster.yaml says the cluster runs (kind: dev; k3s: staging, prod)."""
-    import yaml
-
     data = yaml.safe_load((repo.cluster(cluster) / "cluster.yaml").read_text(encoding="utf-8"))
     return [str(e) for e in (data or {}).get("environments") or []]
 
@@ -97,9 +100,6 @@ def environment_for(repo: Repo, target: Target, env: str) -> str:
 
 def require_answering(base_url: str, timeout_s: float = 3) -> None:
     """One sentence when nothing listens at the compose stack's URL, instead of a 180 s wait."""
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(f"{base_url}/healthz", timeout=timeout_s):  # noqa: S310 - loopback URL
             return
@@ -124,10 +124,6 @@ def tls_step(port: ClusterPort, target: Target, namespace: str) -> Outcome | Non
     maps to the ingress controller (clusters/kind/kind-config.yaml) and the trust is the
     self-signed issuer's ca.crt from the TLS Secret (a public certificate); elsewhere the public
     host itself, trusted by the system roots (Let's Encrypt). None when the environment serves no TLS."""
-    import base64
-
-    from gitops.verify import tls_chain
-
     found = ingress_tls(port, namespace)
     if found is None:
         return None

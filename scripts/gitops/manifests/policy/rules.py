@@ -11,7 +11,6 @@ from gitops.manifests.policy.argocd import (
     argocd_pinned_revision,
 )
 from gitops.manifests.policy.model import Rule
-from gitops.manifests.policy.prod_safety import data_survives_prune, tls_in_prod
 from gitops.manifests.policy.placement import (
     config_literals,
     credential_literals,
@@ -24,6 +23,7 @@ from gitops.manifests.policy.placement import (
     plain_secret,
     service_account_token,
 )
+from gitops.manifests.policy.prod_safety import data_survives_prune, tls_in_prod
 from gitops.manifests.policy.workloads import (
     host_access,
     image_digest,
