@@ -69,8 +69,8 @@ def test_namespace_without_delete_false_fails_the_check(tmp_path: Path, env: str
     result = invoke_check(root, env)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert f"TN021 error overlays/{env} Namespace/tasknote-{env}" in output
-    assert f"TN021 error overlays/{env} StatefulSet/tasknote-{env}/tasknote-postgres" in output
+    assert f"TN030 error overlays/{env} Namespace/tasknote-{env}" in output
+    assert f"TN030 error overlays/{env} StatefulSet/tasknote-{env}/tasknote-postgres" in output
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
@@ -94,7 +94,7 @@ def test_prod_ingress_without_tls_fails_the_check(tmp_path: Path) -> None:
     result = invoke_check(root, "prod")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "TN022 error overlays/prod Ingress/tasknote-prod/tasknote spec.rules[0].host" in output
+    assert "TN031 error overlays/prod Ingress/tasknote-prod/tasknote spec.rules[0].host" in output
 
 
 def test_prod_gateway_listener_without_tls_fails_the_check(tmp_path: Path) -> None:
@@ -113,8 +113,8 @@ def test_prod_gateway_listener_without_tls_fails_the_check(tmp_path: Path) -> No
     result = invoke_check(root, "prod")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "TN022 error overlays/prod Gateway/tasknote-prod/tasknote spec.listeners[0].protocol" in output
-    assert "TN022 error overlays/prod HTTPRoute/tasknote-prod/tasknote spec.rules[0]" in output
+    assert "TN031 error overlays/prod Gateway/tasknote-prod/tasknote spec.listeners[0].protocol" in output
+    assert "TN031 error overlays/prod HTTPRoute/tasknote-prod/tasknote spec.rules[0]" in output
 
 
 @pytest.mark.parametrize("env,host", [("staging", "staging.tasknote.example.com"),

@@ -2,7 +2,7 @@
 Argo CD prune or Application deletion, and prod must be served over TLS only.
 
 Each check has the signature of gitops.policy.rules (object, context) -> (field path, message)
-pairs; the rules table (gitops.manifests.policy.rules.RULES) names them TN021 and TN022.
+pairs; the rules table (gitops.manifests.policy.rules.RULES) names them TN030 and TN031.
 """
 
 from __future__ import annotations

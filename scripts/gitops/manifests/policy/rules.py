@@ -115,13 +115,13 @@ RULES: tuple[Rule, ...] = (
          "its service account; the app never calls the API.",
          "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
          "object with the reason if it really needs the API)", service_account_token),
-    Rule("TN021", "data-survives-prune", "error",
+    Rule("TN030", "data-survives-prune", "error",
          "Argo CD deletes an Application's objects when the Application is deleted or dropped from the "
          "root, and prunes those that leave Git; a staging or prod Namespace or volume-bearing object "
          "without Delete=false,Prune=false takes its PersistentVolumeClaims, and the database, with it.",
          "annotate it argocd.argoproj.io/sync-options: Delete=false,Prune=false (the overlay's "
          "base/components/retain-data does)", data_survives_prune),
-    Rule("TN022", "tls-in-prod", "error",
+    Rule("TN031", "tls-in-prod", "error",
          "Prod traffic in clear text exposes sessions and data to anyone on the path; every host must be "
          "served over TLS and plain HTTP may only redirect to HTTPS.",
          "add spec.tls with the cert-manager Certificate's Secret to the Ingress, an HTTPS listener with "
