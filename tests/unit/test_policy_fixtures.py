@@ -8,10 +8,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitops.manifests import policy
+from gitops.manifests import clusterfacts, policy
 from gitops.manifests.policy.rules import RULES
+from support.checkout import ROOT
 
 FIXTURES = Path(__file__).parents[1] / "manifests" / "fixtures" / "policy"
+# Fixtures are prod objects, checked as landing where this repository runs prod: the clusters
+# whose clusters/<name>/cluster.yaml lists it (k3s, whose config.yaml disables servicelb).
+PROD_CLUSTERS = clusterfacts.running(clusterfacts.load(ROOT), "prod", None)
+
+
+def check(docs: list[dict[str, object]], target: str,
+          rules: list[policy.Rule] | None = None) -> list[policy.Finding]:
+    return policy.check_docs(docs, target, "prod", rules, PROD_CLUSTERS)
 
 
 def fixture(rule_id: str, which: str) -> Path:
@@ -42,29 +51,29 @@ def test_every_rule_says_why_and_how_to_fix() -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.id}-{r.name}")
 def test_rule_fires_on_its_fail_fixture(rule: policy.Rule) -> None:
-    findings = policy.check_docs(load(rule.id, "fail"), f"fixture/{rule.id}", "prod", [rule])
+    findings = check(load(rule.id, "fail"), f"fixture/{rule.id}", [rule])
     assert findings, f"{rule.id} did not fire on its fail fixture"
     assert all(f.rule == rule.id and f.kind and f.name and f.message for f in findings)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.id}-{r.name}")
 def test_pass_fixture_is_clean_of_every_rule(rule: policy.Rule) -> None:
-    findings = policy.check_docs(load(rule.id, "pass"), f"fixture/{rule.id}", "prod")
+    findings = check(load(rule.id, "pass"), f"fixture/{rule.id}")
     assert findings == [], "\n".join(map(str, findings))
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.id}-{r.name}")
 def test_annotation_with_a_reason_suppresses_only_that_rule(rule: policy.Rule) -> None:
     docs = load(rule.id, "fail")
-    before = policy.check_docs(docs, "fixture", "prod")
+    before = check(docs, "fixture")
     assert any(f.rule == rule.id for f in before)
     for doc in docs:
         meta = doc.setdefault("metadata", {})
         assert isinstance(meta, dict)
         reason = "fixture: accepted on purpose"
         meta.setdefault("annotations", {})[f"{policy.SKIP_ANNOTATION}{rule.id}"] = reason
-    assert policy.check_docs(docs, "fixture", "prod", [rule]) == []
-    assert policy.check_docs(docs, "fixture", "prod") == [f for f in before if f.rule != rule.id]
+    assert check(docs, "fixture", [rule]) == []
+    assert check(docs, "fixture") == [f for f in before if f.rule != rule.id]
 
 
 def test_policy_readme_lists_every_rule() -> None:

@@ -7,11 +7,12 @@ of the repository): `--root` or the TASKNOTE_ROOT environment variable, see Repo
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.manifests import pins, policy, render, validate
+from gitops.manifests import clusterfacts, pins, policy, render, validate
 
 FORMATS = ("text", "json")
 
@@ -70,13 +71,26 @@ def rendered(repo: Repo, target: str = "", use_cache: bool = True) -> list[rende
 
 def run(repo: Repo, target: str = "", *, schemas: bool = True, rules: bool = True,
         use_cache: bool = True) -> Report:
-    """Render the targets (all by default), then validate and/or apply the policy rules."""
-    results = rendered(repo, target, use_cache)
+    """Render the targets (all by default), then validate and/or apply the policy rules.
+
+    The kubectl processes render in the background while this thread loads the schemas (and the
+    clusters' facts): the two take similar time, so a check costs little more than the render
+    itself (bench/manifests_check.py measures it)."""
+    chosen = render.select(render.targets(repo.root), target)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        rendering = background.submit(render.render, repo, chosen, use_cache=use_cache)
+        validators = None
+        if schemas:
+            validators = validate.validators_for(repo)
+            validators.warm()
+        facts = clusterfacts.load(repo.root) if rules else {}
+        results = rendering.result()
     report = Report([r.target.name for r in results], cached=sum(r.cached for r in results))
-    if schemas:
-        report.problems = validate.validate(results, repo)
+    if validators is not None:
+        report.problems = [p for r in results
+                           for p in validate.validate_docs(r.docs, r.target.name, validators)]
     if rules:
-        report.findings = policy.check(results)
+        report.findings = policy.check(results, facts=facts)
     return report
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from gitops.core import config, imageref
 from gitops.core.config import CRD_DIR, crd_schema_files, minor
+from gitops.manifests import crds
 from gitops.manifests.objects import is_ours, name_of, sources
 
 
@@ -262,7 +263,8 @@ def check_cluster_versions(root: Path, versions: dict[str, Any]) -> Iterator[Mis
     if version:
         if k8s and minor(version) != minor(k8s):
             yield Mismatch("versions.yaml", "tools.k3s.version Kubernetes minor", version, minor(k8s))
-        if k3s.get("url") and version.replace("+", "%2B") not in str(k3s["url"]):
+        url = str(k3s.get("url", "")).replace("%2B", "+")  # either spelling of the tag
+        if url and f"/v{version}/" not in url:
             yield Mismatch("versions.yaml", "tools.k3s.url version", str(k3s["url"]), version)
         image = str(k3s.get("image", ""))
         image_tag, wanted_tag = imageref.parse(image).tag, "v" + version.replace("+", "-")
@@ -297,8 +299,9 @@ def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         found = lock_pins(lock.read_text(encoding="utf-8")).get(name.lower()) if lock.is_file() else None
         if found != wanted:
             yield Mismatch(rel(root, lock), name, str(found), wanted)
-    have_schemas = (root / CRD_DIR).is_dir()
+    have_schemas = (root / CRD_DIR).is_dir() or (root / crds.UPSTREAM_DIR).is_dir()
     schema_kinds = {(group, kind) for group, _, kind in crd_schema_files(root / CRD_DIR)}
+    schema_kinds |= {(group, kind) for group, _, kind in crds.vendored_schemas(root)}
     for group, entry in sorted((schemas.get("crds") or {}).items()):
         if not isinstance(entry, dict) or not entry.get("pin"):
             continue
@@ -314,7 +317,25 @@ def check_schemas(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
         for kind in entry.get("kinds") or []:
             if (str(group), str(kind)) not in schema_kinds:
                 yield Mismatch("versions.yaml", f"schemas.crds.{group} kind {kind}", "no schema file",
+                               f"a vendored CRD under {crds.UPSTREAM_DIR}/{group} or "
                                f"{CRD_DIR}/{group}/<version>/{kind}.yaml")
+    yield from check_vendored_crds(root, versions)
+
+
+def check_vendored_crds(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
+    """Each vendored upstream CRD group is of the pinned release, its files are the recorded bytes
+    (not edited by hand) and of its own group, and versions.yaml schemas.crds lists the group."""
+    listed = (versions.get("schemas") or {}).get("crds") or {}
+    for vendored in crds.groups(root):
+        entry = listed.get(vendored.group)
+        if not isinstance(entry, dict) or not entry.get("pin"):
+            yield Mismatch("versions.yaml", f"schemas.crds.{vendored.group}", "missing",
+                           f"an entry with the pin of {crds.UPSTREAM_DIR}/{vendored.group}")
+            continue
+        pinned = config.lookup(versions, *str(entry["pin"]).split("."))
+        release = None if pinned is None else str(pinned)
+        for file, what, found, expected in crds.provenance_problems(vendored, release):
+            yield Mismatch(file, what, found, expected)
 
 
 # Release downloads a workflow may spell out: the version in the URL must be the pinned one.

@@ -2,9 +2,10 @@
 
 Kubernetes kinds are checked against the strict JSON schemas (unknown fields rejected) that
 the kubernetes-validate package ships per minor version, at the version versions.yaml
-`schemas.kubernetes` names. Custom resources (Argo CD, Sealed Secrets, Gateway API) are
-checked against the schemas kept in schemas/crds/<group>/<version>/<Kind>.yaml, whose
-versions versions.yaml `schemas.crds` records. An object whose kind has no schema is a
+`schemas.kubernetes` names. Custom resources are checked against the schemas converted from
+the vendored upstream CRD files under schemas/upstream/<group>/ (gitops.crds) and, for groups
+not vendored yet, against hand-written schemas under schemas/crds/<group>/<version>/<Kind>.yaml;
+versions.yaml `schemas.crds` records the release of each group. An object whose kind has no schema is a
 problem, never skipped: a typo in `kind:` must not pass silently.
 """
 
@@ -26,7 +27,7 @@ from gitops.core import config
 from gitops.core.config import CRD_DIR, crd_schema_files
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.manifests import objects, render
+from gitops.manifests import crds, objects, render
 from gitops.manifests.render import Rendered
 
 K8S_DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
@@ -83,6 +84,7 @@ class SchemaSource:
     kubernetes_version: str
     variant: str
     crd_dir: Path
+    root: Path | None = None  # the checkout whose schemas/upstream is read (None: none vendored)
 
 
 def schema_source(root: Path, versions: dict[str, Any]) -> SchemaSource:
@@ -96,7 +98,7 @@ def schema_source(root: Path, versions: dict[str, Any]) -> SchemaSource:
             f"versions.yaml schemas.kubernetes.version {version} is not the minor of kubernetes.version "
             f"{wanted}; use schemas of the same minor."
         )
-    return SchemaSource(version, str(entry.get("variant", "local-strict")), root / CRD_DIR)
+    return SchemaSource(version, str(entry.get("variant", "local-strict")), root / CRD_DIR, root)
 
 
 @functools.cache
@@ -137,15 +139,43 @@ def _crd_validator(path: Path, version: str, variant: str, mtime_ns: int) -> Any
     return jsonschema.Draft202012Validator(schema, registry=_k8s_registry(version, variant))
 
 
+@functools.cache
+def _vendored_validator(key: crds.SchemaKey, path: Path, mtime_ns: int, size: int, version: str,
+                        variant: str) -> Any:
+    schema = crds.converted_file(path)[key]
+    return jsonschema.Draft202012Validator(schema, registry=_k8s_registry(version, variant))
+
+
 class Validators:
-    """Finds the validator for an apiVersion and kind; None when no schema knows the kind."""
+    """Finds the validator for an apiVersion and kind; None when no schema knows the kind.
+    Vendored upstream CRDs come first, hand-written schemas second, Kubernetes kinds last."""
 
     def __init__(self, source: SchemaSource) -> None:
         self.source = source
         self.crds = crd_schema_files(source.crd_dir)
+        self.vendored: dict[crds.SchemaKey, Path] = {}
+        for group in crds.groups(source.root) if source.root is not None else []:
+            for entry in group.files:
+                path = group.directory / entry.name
+                if not path.is_file():
+                    raise GitOpsError(f"{path} is listed in {group.directory / crds.SOURCE_FILE} but "
+                                      "missing; run ./inv manifests.crds-refresh or restore it from Git.")
+                self.vendored.update(dict.fromkeys(crds.converted_file(path), path))
+
+    def warm(self) -> None:
+        """Load what every check needs before the first object arrives: the Kubernetes
+        definitions registry and each custom resource's validator (run while kubectl renders)."""
+        _k8s_registry(self.source.kubernetes_version, self.source.variant)
+        for group, version, kind in [*self.vendored, *self.crds]:
+            self.for_kind(f"{group}/{version}", kind)
 
     def for_kind(self, api_version: str, kind: str) -> Any:
         group, version = split_api_version(api_version)
+        vendored = self.vendored.get((group, version, kind))
+        if vendored is not None:
+            stat = vendored.stat()
+            return _vendored_validator((group, version, kind), vendored, stat.st_mtime_ns, stat.st_size,
+                                       self.source.kubernetes_version, self.source.variant)
         crd = self.crds.get((group, version, kind))
         if crd is not None:
             return _crd_validator(crd, self.source.kubernetes_version, self.source.variant,
@@ -170,7 +200,8 @@ def validate_doc(doc: dict[str, Any], target: str, validators: Validators) -> li
         return [Problem(
             target, ref, "kind",
             f"unknown kind {kind} of {api_version}: no Kubernetes {validators.source.kubernetes_version} "
-            f"schema and no {CRD_DIR}/{api_version}/{kind}.yaml; fix the kind or add its CRD schema",
+            f"schema, no vendored CRD under {crds.UPSTREAM_DIR} and no {CRD_DIR}/{api_version}/{kind}.yaml; "
+            "fix the kind or vendor its CRD (schemas/README.md)",
         )]
     problems = []
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))

@@ -112,6 +112,33 @@ def set_repo(c: Any, url: str, root: str = "") -> None:
           "commit and push these files: Argo CD reads the repository from that URL")
 
 
+@task(help={"group": "the CRD group to refresh, e.g. bitnami.com (default: every vendored group)",
+            "add": "also vendor this upstream file (its path in the group's repository) and record it",
+            "repo": "https://github.com/<owner>/<name> of a group not vendored yet (with --add)",
+            "from_file": "vendor this local copy of the --add file instead of downloading (no GitHub here)",
+            "fetched_from": "with --from-file: the tag or commit the copy was taken at (recorded)",
+            "root": ROOT_HELP})
+def crds_refresh(c: Any, group: str = "", add: str = "", repo: str = "", from_file: str = "",
+                 fetched_from: str = "", root: str = "") -> None:
+    """Download the vendored CRD files of the pinned releases from GitHub (needs internet)."""
+    from gitops.core.repo import Repo
+    from gitops.manifests import crds, crds_refresh
+
+    checkout = Repo.chosen(root)
+    chosen, versions = checkout.root, checkout.versions
+    groups = [group] if group else [g.group for g in crds.groups(chosen)]
+    if (add or from_file) and len(groups) != 1:
+        raise GitOpsError("--add needs exactly one --group; name the group the file belongs to.")
+    if from_file:
+        written = crds_refresh.vendor_file(chosen, versions, groups[0], add, Path(from_file), fetched_from,
+                                           repo)
+    else:
+        written = crds_refresh.refresh(chosen, versions, groups, add=add, repo=repo)
+    for path in written:
+        print(f"wrote {path.relative_to(chosen)}")
+    print("run ./inv manifests.check and commit schemas/upstream with the pin")
+
+
 ns = Collection("manifests")
 ns.add_task(render_, name="render")
 ns.add_task(validate)
@@ -119,3 +146,4 @@ ns.add_task(policy)
 ns.add_task(check)
 ns.add_task(pins)
 ns.add_task(set_repo)
+ns.add_task(crds_refresh, name="crds-refresh")

@@ -8,9 +8,10 @@ object, with its why.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from gitops.manifests.clusterfacts import ClusterFacts, running
 from gitops.manifests.policy.model import SKIP_ANNOTATION, Context, Doc, Finding, Rule, suppressed
 from gitops.manifests.policy.rules import RULES
 
@@ -21,9 +22,9 @@ __all__ = ["RULES", "SKIP_ANNOTATION", "Finding", "Rule", "check", "check_docs",
 
 
 def check_docs(docs: Sequence[Doc], target: str, environment: str | None,
-               rules: Sequence[Rule] | None = None) -> list[Finding]:
+               rules: Sequence[Rule] | None = None, clusters: Sequence[ClusterFacts] = ()) -> list[Finding]:
     """Findings of rules (default: all) over one target's objects."""
-    ctx = Context(target, environment, docs)
+    ctx = Context(target, environment, docs, tuple(clusters))
     findings = []
     for doc in docs:
         meta = doc.get("metadata") or {}
@@ -38,9 +39,13 @@ def check_docs(docs: Sequence[Doc], target: str, environment: str | None,
     return findings
 
 
-def check(rendered: Sequence[Rendered], rules: Sequence[Rule] | None = None) -> list[Finding]:
+def check(rendered: Sequence[Rendered], rules: Sequence[Rule] | None = None,
+          facts: Mapping[str, ClusterFacts] | None = None) -> list[Finding]:
+    """Findings over every rendered target; `facts` (clusterfacts.load) tells the rules which
+    clusters each target lands on."""
     return [f for r in rendered
-            for f in check_docs(r.docs, r.target.name, r.target.environment, rules)]
+            for f in check_docs(r.docs, r.target.name, r.target.environment, rules,
+                                running(dict(facts or {}), r.target.environment, r.target.cluster))]
 
 
 def failing(findings: Iterable[Finding]) -> list[Finding]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops.manifests import objects
+
+if TYPE_CHECKING:  # a type only: the rules read facts the checks layer loads
+    from gitops.manifests.clusterfacts import ClusterFacts
 
 SKIP_ANNOTATION = "policy.tasknote.dev/skip-"
 
@@ -21,6 +24,7 @@ class Context:
     target: str
     environment: str | None
     docs: Sequence[Doc]
+    clusters: Sequence[ClusterFacts] = ()  # the clusters the target's objects land on
 
     def of_kind(self, *kinds: str) -> list[Doc]:
         return [d for d in self.docs if d.get("kind") in kinds]

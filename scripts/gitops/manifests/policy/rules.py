@@ -10,6 +10,7 @@ from gitops.manifests.policy.argocd import (
     argocd_automated,
     argocd_pinned_revision,
 )
+from gitops.manifests.policy.integrity import INTEGRITY_RULES
 from gitops.manifests.policy.model import Rule
 from gitops.manifests.policy.placement import (
     config_literals,
@@ -115,6 +116,7 @@ RULES: tuple[Rule, ...] = (
          "its service account; the app never calls the API.",
          "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
          "object with the reason if it really needs the API)", service_account_token),
+    *INTEGRITY_RULES,  # objects that refer to each other agree (policy.integrity)
     Rule("TN030", "data-survives-prune", "error",
          "Argo CD deletes an Application's objects when the Application is deleted or dropped from the "
          "root, and prunes those that leave Git; a staging or prod Namespace or volume-bearing object "
@@ -128,4 +130,3 @@ RULES: tuple[Rule, ...] = (
          "tls.certificateRefs to the Gateway, and only a RequestRedirect (scheme https) route on its HTTP "
          "listener (base/components/https and https-gateway)", tls_in_prod),
 )
-
