@@ -35,7 +35,7 @@ class Release(QuietHandler):
 
 
 def versions(url: str, sha256: str) -> dict[str, Any]:
-    return {"platform": {"argocd": {"version": "3.4.12", "url": url, "sha256": sha256}}}
+    return {"platform": {"argocd": {"version": "3.4.12", "url": url, "install_sha256": sha256}}}
 
 
 def test_matching_bytes_are_written_and_returned(tmp_path: Path) -> None:
@@ -69,20 +69,20 @@ def test_missing_or_malformed_pin_refuses_before_any_download(tmp_path: Path, sh
     def never(url: str, digest: str, dest: Path) -> Path:
         raise AssertionError("downloaded without a pin")
 
-    with pytest.raises(GitOpsError, match=r"platform\.argocd\.sha256 is not a sha256 .* record it"):
+    with pytest.raises(GitOpsError, match=r"platform\.argocd\.install_sha256 is not a sha256 .* record it"):
         argocd_manifest.fetch(versions("https://example.invalid/install.yaml", sha256), tmp_path, never)
 
 
 def test_the_repository_pins_the_manifest_url_at_the_argocd_version() -> None:
     entry = this_repo().versions["platform"]["argocd"]
     assert entry["url"].endswith(f"/v{entry['version']}/manifests/install.yaml")
-    assert "sha256" in entry, "versions.yaml platform.argocd must carry the manifest's sha256 field"
+    assert "install_sha256" in entry, "versions.yaml platform.argocd must carry the manifest's sha256 field"
 
 
 def repo_pinned_to(url: str, body: bytes) -> Repo:
     """This checkout with platform.argocd pointing at the stand-in server and the body's sha256."""
     versions = copy.deepcopy(this_repo().versions)
-    versions["platform"]["argocd"].update(url=url, sha256=hashlib.sha256(body).hexdigest())
+    versions["platform"]["argocd"].update(url=url, install_sha256=hashlib.sha256(body).hexdigest())
     return Repo(this_repo().root, versions)
 
 

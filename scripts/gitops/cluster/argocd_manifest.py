@@ -26,9 +26,9 @@ def pin_of(versions: dict[str, Any]) -> ArgocdPin:
     entry = (versions.get("platform") or {}).get("argocd")
     if not isinstance(entry, dict) or not entry.get("version") or not entry.get("url"):
         raise GitOpsError("versions.yaml has no platform.argocd version and url; pin Argo CD there.")
-    sha256 = str(entry.get("sha256") or "").strip().lower()
+    sha256 = str(entry.get("install_sha256") or "").strip().lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        raise GitOpsError(f"versions.yaml platform.argocd.sha256 is not a sha256 of {entry['url']}; "
+        raise GitOpsError(f"versions.yaml platform.argocd.install_sha256 is not a sha256 of {entry['url']}; "
                           "record it (curl -fsSL URL | sha256sum, checked against the release) before "
                           "bootstrap installs Argo CD.")
     return ArgocdPin(str(entry["version"]).lstrip("v"), str(entry["url"]), sha256)
