@@ -59,7 +59,7 @@ def test_bytes_that_do_not_match_the_pin_are_refused_and_nothing_is_left(tmp_pat
 
 
 def test_http_error_is_one_sentence_and_leaves_nothing(tmp_path: Path) -> None:
-    with serve(Release) as base, pytest.raises(GitOpsError, match=r"failed with HTTP 404; check the URL"):
+    with serve(Release) as base, pytest.raises(GitOpsError, match=r"could not download .*/install\.yaml \(HTTP 404\); check the network or the URL"):
         argocd_manifest.fetch(versions(f"{base}/v9.9.9/manifests/install.yaml", "a" * 64), tmp_path)
     assert list(tmp_path.iterdir()) == []
 

@@ -113,7 +113,7 @@ def test_missing_k3s_context_names_the_required_host(monkeypatch: pytest.MonkeyP
 
 def test_k3s_dry_run_lists_no_kind_only_steps() -> None:
     steps = [s.name for s in bootstrap.build_steps(REPO, Target("k3s", "tasknote-k3s"), bootstrap.Options())]
-    assert steps == ["prerequisites", "cluster", "argocd", "sealing-key", "root-app", "synced"]
+    assert steps == ["prerequisites", "cluster", "argocd", "app-health", "sealing-key", "root-app", "synced"]
     kind = Target("kind", "kind-tasknote")
     kind_steps = [s.name for s in bootstrap.build_steps(REPO, kind, bootstrap.Options())]
-    assert {"registry", "images"} <= set(kind_steps)
+    assert {"tools", "registry", "images"} <= set(kind_steps)

@@ -187,9 +187,11 @@ def test_backup_key_with_no_keys_in_the_namespace(tmp_path) -> None:
 
 def test_controller_access_uses_the_service_proxy_and_the_request_body(old_pair) -> None:
     port, reach = mount(lib.RecordedController([old_pair]))
-    proxy = "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:/proxy"
+    # The Service's first port name goes into the proxy path, as kubeseal's getServicePortName.
+    proxy = "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy"
     assert reach.get("/v1/cert.pem") == crypto.cert_pem(old_pair[1])
-    assert port.calls == [("raw", "GET", f"{proxy}/v1/cert.pem")]
+    assert port.calls == [("get", "Service", "kube-system", "sealed-secrets-controller"),
+                          ("raw", "GET", f"{proxy}/v1/cert.pem")]
     sent = []
     answer = b'{"kind": "SealedSecret"}'
     port.routes[("POST", f"{proxy}/v1/rotate")] = lambda body: sent.append(body) or answer
@@ -197,7 +199,7 @@ def test_controller_access_uses_the_service_proxy_and_the_request_body(old_pair)
     assert reach.post("/v1/rotate", body) == b'{"kind": "SealedSecret"}'
     assert sent == [json.loads(body)] and all("AgB" not in part for call in port.calls for part in call)
     elsewhere = controller.ControllerAccess(port, "sealed-secrets")  # no such service there: a 404
-    expected = r"\(sealed-secrets/sealed-secrets-controller\) did not answer"
+    expected = r"has no Service sealed-secrets/sealed-secrets-controller; check platform\.sealed_secrets"
     with pytest.raises(GitOpsError, match=expected) as err:
         elsewhere.get("/v1/cert.pem")
     assert "\n" not in str(err.value)

@@ -1,21 +1,29 @@
 """Talking to a cluster's sealed-secrets controller: its certificate, re-encryption, key backups.
 
 The controller serves /v1/cert.pem and /v1/rotate on its HTTP port (pkg/controller/server.go
-in bitnami-labs/sealed-secrets); kubeseal reaches it through the API server's service proxy,
-/api/v1/namespaces/<ns>/services/http:<service>:/proxy/<path>, and so do we, so no port has to
-be exposed. The private keys are the Secrets labelled sealedsecrets.bitnami.com/sealed-secrets-key
-in the controller's namespace (pkg/controller/keys.go); the documented backup is
+in bitnami-labs/sealed-secrets). kubeseal reaches it through the API server's service proxy and
+so do we, so no port has to be exposed: first read the controller's Service and take the name of
+its first port, then `/api/v1/namespaces/<ns>/services/http:<service>:<port name>/proxy/...`
+(pkg/kubeseal/kubeseal.go getServicePortName and openCertCluster; the fix of sealed-secrets PR
+#648). The name matters: the API server's proxy picks the endpoint port whose name equals it
+(kubernetes pkg/registry/core/service/storage, ResourceLocation), so an empty name against a
+Service whose port is named answers 503 "no endpoints available" (sealed-secrets issues #397 and
+#694 show that answer and the working `http:sealed-secrets-controller:http` path). The private
+keys are the Secrets labelled sealedsecrets.bitnami.com/sealed-secrets-key in the controller's
+namespace (pkg/controller/keys.go); the documented backup is
 `kubectl get secret -n <ns> -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml`.
 
 All cluster access goes through the cluster port (gitops.cluster.port): ControllerAccess turns
 the three calls the secrets tasks make into port requests (request bodies, never argv); unit
-tests hand in the port's test fake with recorded controller answers, because no API server can
-run here.
+tests hand in the port's test fake with recorded controller answers, and
+tests/unit/test_sealing_controller_proxy.py runs the real port against a loopback stand-in of
+the API server that enforces the port-name match, because no API server can run here.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +60,8 @@ class ApiPort(Protocol):
     def raw(self, method: str, path: str, *, body: Any = None, query: dict[str, str] | None = None,
             content_type: str = "application/json") -> bytes | None: ...
 
+    def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None: ...
+
     def list(self, api_version: str, kind: str, namespace: str = "",
              label_selector: str = "") -> builtins.list[dict[str, Any]]: ...
 
@@ -59,9 +69,22 @@ class ApiPort(Protocol):
               field_manager: str = ...) -> builtins.list[dict[str, Any]]: ...
 
 
-def proxy_path(namespace: str, service: str, path: str) -> str:
-    """The API server's service-proxy path to the controller's HTTP endpoint (as kubeseal uses)."""
-    return f"/api/v1/namespaces/{namespace}/services/http:{service}:/proxy{path}"
+def service_path(namespace: str, service: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/services/{service}"
+
+
+def proxy_path(namespace: str, service: str, port_name: str, path: str) -> str:
+    """The API server's service-proxy path to the controller's HTTP endpoint, as kubeseal builds it
+    (net.JoinSchemeNamePort("http", service, port name))."""
+    return f"{service_path(namespace, f'http:{service}:{port_name}')}/proxy{path}"
+
+
+def service_port_name(service: dict[str, Any], where: str) -> str:
+    """The name of the Service's first port, the one kubeseal proxies to (Spec.Ports[0].Name)."""
+    ports = (service.get("spec") or {}).get("ports") or []
+    if not ports or not isinstance(ports[0], dict):
+        raise GitOpsError(f"the Service {where} has no ports; check it is the sealed-secrets controller's.")
+    return str(ports[0].get("name") or "")
 
 
 @dataclass(frozen=True)
@@ -72,22 +95,39 @@ class ControllerAccess:
     namespace: str
     service: str = CONTROLLER_SERVICE
 
+    @property
+    def where(self) -> str:
+        return f"{self.namespace}/{self.service}"
+
+    @functools.cached_property
+    def port_name(self) -> str:
+        """Read once per access from the Service itself, like kubeseal before each call."""
+        service = self.port.get("v1", "Service", self.service, self.namespace)
+        if service is None:
+            raise GitOpsError(
+                f"{self.port.target.describe()} has no Service {self.where}; check platform.sealed_secrets "
+                "namespace and service in versions.yaml (or --namespace/--service) and that the "
+                "controller is installed."
+            )
+        return service_port_name(service, self.where)
+
+    def _proxy(self, path: str) -> str:
+        return proxy_path(self.namespace, self.service, self.port_name, path)
+
     def _answer(self, data: bytes | None) -> bytes:
         if data is None:
             raise GitOpsError(
-                f"the sealed-secrets controller ({self.namespace}/{self.service}) did not answer: "
-                f"no such service on {self.port.target.context!r}; check the --target and that the "
-                "controller is running."
+                f"the sealed-secrets controller ({self.where}) did not answer on "
+                f"{self.port.target.describe()}; check that the controller is running."
             )
         return data
 
     def get(self, path: str) -> bytes:
-        return self._answer(self.port.raw("GET", proxy_path(self.namespace, self.service, path)))
+        return self._answer(self.port.raw("GET", self._proxy(path)))
 
     def post(self, path: str, body: bytes) -> bytes:
         # The controller reads a JSON object; the port sends it as the request body.
-        return self._answer(self.port.raw("POST", proxy_path(self.namespace, self.service, path),
-                                          body=json.loads(body)))
+        return self._answer(self.port.raw("POST", self._proxy(path), body=json.loads(body)))
 
     def key_secrets(self) -> list[dict[str, Any]]:
         return self.port.list("v1", "Secret", self.namespace, keys.KEY_LABEL)

@@ -33,10 +33,20 @@ KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 KEY_PREFIX = "sealed-secrets-key"
 
 
+def _controller_setting(repo: Repo, key: str, default: str) -> str:
+    """versions.yaml platform.sealed_secrets.<key>: where argocd/platform/common/sealed-secrets.yaml
+    installs the controller (tests/unit/test_sealing_controller_proxy.py keeps the two equal)."""
+    section = (repo.versions.get("platform") or {}).get("sealed_secrets") or {}
+    value = section.get(key) if isinstance(section, dict) else None
+    return str(value or default)
+
+
 def controller_namespace(repo: Repo) -> str:
-    section = repo.versions.get("sealed-secrets", {})
-    value = section.get("namespace") if isinstance(section, dict) else None
-    return str(value or "kube-system")
+    return _controller_setting(repo, "namespace", "kube-system")
+
+
+def controller_service(repo: Repo) -> str:
+    return _controller_setting(repo, "service", "sealed-secrets-controller")
 
 
 def key_secret(key: rsa.RSAPrivateKey, cert: x509.Certificate, name: str, namespace: str) -> dict[str, Any]:

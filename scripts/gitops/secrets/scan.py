@@ -1,43 +1,43 @@
-"""Secret scanner over the working tree and the whole Git history.
+"""Secret scanner over the working tree, the staged files and the whole Git history.
 
-Two checks:
+Checks:
 - detect-secrets (Yelp's maintained scanner, from the lock file) for private keys, tokens and
-  high-entropy strings, line by line;
-- our own: a YAML document `kind: Secret` carrying `data` or `stringData` is a plaintext
-  secret in Git (base64 is an encoding, not encryption) and fails wherever it is.
+  high-entropy strings, line by line (scan_lines: prefiltered and cached, same results);
+- our own (scan_documents): a Kubernetes `kind: Secret` carrying `data` or `stringData`, in YAML
+  or JSON, parsed one document at a time; files read by a kustomize secretGenerator and its
+  literals; secret-named keys with values in `.env` files.
 
-Known-safe findings are listed in .secretscan-allow.yaml, each with a reason. Four safe shapes
-are recognised without an entry: SealedSecret ciphertext (values of spec.encryptedData), content
-digests (64 hex characters on a line naming sha256), Git object ids (40 hex characters on a line
-naming a revision, commit, sha or ref) and keyword hits whose value is a Kubernetes name without
-digits (`SEALED_SECRETS_NAMESPACE = "kube-system"`).
+Every text file is read, whatever its size, as a stream of lines (a file with a NUL byte in its
+first 8 KiB is binary and skipped). Known-safe findings are listed in .secretscan-allow.yaml,
+each with a reason. Four safe shapes are recognised without an entry: SealedSecret ciphertext
+(values of spec.encryptedData), content digests (64 hex characters on a line naming sha256), Git
+object ids (40 hex characters on a line naming a revision, commit, sha or ref) and keyword hits
+whose value is a Kubernetes name without digits (`SEALED_SECRETS_NAMESPACE = "kube-system"`).
 
 History is scanned as the lines each commit added (`git log -p` over all refs), so every line
-that ever existed is scanned once, and YAML blobs of every commit are parsed once per content.
+that ever existed is scanned once, and the structured blobs of every commit (YAML, JSON, and any
+file whose added lines name a Secret kind) are parsed once per content. The git and file
+plumbing (file lists, streamed lines, `git log -p`, `cat-file --batch`) is in scan_git.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
-from detect_secrets.core.scan import _process_line_based_plugins
-from detect_secrets.settings import default_settings
 
-from gitops.core import run
 from gitops.core.errors import GitOpsError
+from gitops.secrets import scan_documents as documents
+from gitops.secrets import scan_git, scan_lines
 
 ALLOWLIST = ".secretscan-allow.yaml"
-# Every local branch and tag by default: a secret on a side branch leaks as soon as it is pushed.
-ALL_REFS = ("--all",)
-PLAIN_SECRET = "Plaintext Kubernetes Secret"  # noqa: S105  # pragma: allowlist secret (a name)
-MAX_BYTES = 1_000_000
-YAML_SUFFIXES = (".yaml", ".yml")
+ALL_REFS = scan_git.ALL_REFS
+PLAIN_SECRET = documents.PLAIN_SECRET
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 _GIT_OBJECT = re.compile(r"^[0-9a-f]{40}$")
 _GIT_CONTEXT = re.compile(r"revision|commit|\bsha\b|\bref\b", re.IGNORECASE)
@@ -65,12 +65,19 @@ class Allowed:
     match: re.Pattern[str] | None = None  # when set, only lines matching it are allowed
 
     def covers(self, path: str, kind: str, line: str = "") -> bool:
-        # A plaintext Secret is never "known safe": it must be sealed instead.
+        # A plaintext Secret is never "known safe": it must be sealed instead. The one exception
+        # is a test fixture named by exact path and type (load_allowlist enforces where).
         if kind == PLAIN_SECRET:
-            return False
+            return PLAIN_SECRET in self.kinds and path == self.pattern
         if self.match is not None and not self.match.search(line):
             return False
         return fnmatch.fnmatch(path, self.pattern) and ("*" in self.kinds or kind in self.kinds)
+
+
+def is_test_fixture(pattern: str) -> bool:
+    """One file (no glob) under a tests/**/fixtures/ folder: nothing deployable, nothing shared."""
+    return (pattern.startswith("tests/") and "/fixtures/" in pattern
+            and not any(ch in pattern for ch in "*?[") and ".." not in pattern)
 
 
 def load_allowlist(path: Path) -> list[Allowed]:
@@ -90,7 +97,7 @@ def load_allowlist(path: Path) -> list[Allowed]:
         if not (isinstance(entry, dict) and entry.get("path") and entry.get("types")
                 and str(entry.get("reason", "")).strip()):
             raise GitOpsError(f"{path.name} entry {number} needs path, types and a reason; complete it.")
-        if PLAIN_SECRET in entry["types"]:
+        if PLAIN_SECRET in entry["types"] and not is_test_fixture(str(entry["path"])):
             raise GitOpsError(f"{path.name} entry {number} allows a plaintext Secret; seal it instead.")
         try:
             match = re.compile(str(entry["match"])) if entry.get("match") else None
@@ -102,60 +109,9 @@ def load_allowlist(path: Path) -> list[Allowed]:
 
 
 def skipped(path: str, allow: Sequence[Allowed]) -> bool:
-    """Non-YAML files allowed for every detector are not read at all (lock files); YAML files are
-    always read, for the plaintext-Secret check."""
-    return not path.endswith(YAML_SUFFIXES) and any(
-        a.match is None and "*" in a.kinds and a.covers(path, "*") for a in allow
-    )
-
-
-# --- our own check -------------------------------------------------------------------------
-
-
-def _documents(text: str) -> list[Any]:
-    try:
-        return list(yaml.safe_load_all(text))
-    except yaml.YAMLError:
-        return []  # templated or broken YAML is reported by the manifests checks, not here
-
-
-def _flatten(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    for doc in docs:
-        if isinstance(doc, dict):
-            if doc.get("kind") == "List" or str(doc.get("kind", "")).endswith("List"):
-                yield from (i for i in doc.get("items") or [] if isinstance(i, dict))
-            else:
-                yield doc
-
-
-def plain_secrets(text: str) -> list[int]:
-    """1-based line of each `kind: Secret` document with data, 0 when the line is unknown."""
-    lines = []
-    for doc in _flatten(_documents(text)):
-        if doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData")):
-            name = (doc.get("metadata") or {}).get("name")
-            lines.append(_line_of_secret(text, name))
-    return lines
-
-
-def _line_of_secret(text: str, name: Any) -> int:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if name and re.match(rf"\s*name:\s*['\"]?{re.escape(str(name))}['\"]?\s*$", line):
-            return number
-    return 0
-
-
-def ciphertexts(text: str) -> set[str]:
-    """Values of spec.encryptedData in SealedSecret documents: ciphertext, safe to commit."""
-    out: set[str] = set()
-    for doc in _flatten(_documents(text)):
-        if doc.get("kind") == "SealedSecret":
-            data = (doc.get("spec") or {}).get("encryptedData") or {}
-            out.update(str(v) for v in data.values())
-    return out
-
-
-# --- detect-secrets ------------------------------------------------------------------------
+    """Files allowed for every detector (lock files) skip the line detectors; the document checks
+    (plaintext Secrets, generators, env files) still read them."""
+    return any(a.match is None and "*" in a.kinds and a.covers(path, "*") for a in allow)
 
 
 def _safe_shape(kind: str, value: str | None, line: str, sealed: set[str]) -> bool:
@@ -175,160 +131,133 @@ def _safe_shape(kind: str, value: str | None, line: str, sealed: set[str]) -> bo
     return bool(_GIT_OBJECT.match(value)) and bool(_GIT_CONTEXT.search(line))
 
 
-def detect(path: str, numbered_lines: Sequence[tuple[int, str]], sealed: set[str],
-           allow: Sequence[Allowed]) -> list[tuple[int, str]]:
-    """(line, detector name) for each detect-secrets finding in these lines that is not allowed."""
-    text_of = dict(numbered_lines)
-    found = []
-    with default_settings():
-        for secret in _process_line_based_plugins(list(numbered_lines), path):
-            line = text_of.get(secret.line_number, "")
-            if _safe_shape(secret.type, secret.secret_value, line, sealed):
-                continue
-            if not any(a.covers(path, secret.type, line) for a in allow):
-                found.append((secret.line_number, secret.type))
-    return found
+@dataclass
+class Scanner:
+    """One scan's shared state: the allowlist, the line cache and what paths exist in Git."""
 
+    allow: Sequence[Allowed]
+    exists: Callable[[str], bool]
+    lines: scan_lines.LineScanner = field(default_factory=scan_lines.LineScanner)
 
-def scan_text(path: str, text: str, allow: Sequence[Allowed], *, origin: str | None = None,
-              lines: Sequence[tuple[int, str]] | None = None, full_text: bool = True) -> list[Finding]:
-    """Both checks over one file's content (or, for history, the lines a commit added)."""
-    is_yaml = path.endswith(YAML_SUFFIXES)
-    sealed = ciphertexts(text) if is_yaml and full_text else set()
-    numbered = list(lines) if lines is not None else list(enumerate(text.splitlines(), start=1))
-    findings = [Finding(path, n, kind, origin) for n, kind in detect(path, numbered, sealed, allow)]
-    if is_yaml and full_text:
-        findings += [Finding(path, n, PLAIN_SECRET, origin) for n in plain_secrets(text)]
-    return findings
+    def allowed(self, path: str, kind: str, line: str) -> bool:
+        return any(a.covers(path, kind, line) for a in self.allow)
 
+    def detect(self, path: str, numbered: Iterable[tuple[int, str]], sealed: set[str],
+               origin: str | None) -> list[Finding]:
+        """detect-secrets findings of these lines that are neither safe shapes nor allowed."""
+        found = self.lines.scan(path, numbered)
+        return [Finding(path, n, kind, origin) for n, kind, value, line in found
+                if not _safe_shape(kind, value, line, sealed) and not self.allowed(path, kind, line)]
 
-def _decode(data: bytes) -> str | None:
-    if b"\0" in data[:8192] or len(data) > MAX_BYTES:
-        return None
-    return data.decode("utf-8", errors="replace")
+    def scan_file(self, path: str, lines: Iterable[str],
+                  origin: str | None = None) -> tuple[list[Finding], set[str]]:
+        """Every check over one file's lines, read once as a stream; also returns its ciphertexts."""
+        splitter = documents.DocumentSplitter(documents.keeps_all_documents(path))
+        found = documents.DocumentFindings()
+        env_hits: list[tuple[int, str, str]] = []
+        env_file = documents.is_env_file(path)
+
+        def tee() -> Iterator[tuple[int, str]]:
+            for number, line in enumerate(lines, start=1):
+                if (doc := splitter.feed(number, line)) is not None:
+                    documents.scan_document(path, doc, found, self.exists)
+                if env_file:
+                    env_hits.extend((n, k, line) for n, k in documents.env_findings([(number, line)]))
+                yield number, line
+
+        if skipped(path, self.allow):
+            raw: list[tuple[int, str, str | None, str]] = []
+            for _ in tee():
+                pass
+        else:
+            raw = self.lines.scan(path, tee())
+        if (doc := splitter.close()) is not None:
+            documents.scan_document(path, doc, found, self.exists)
+        sealed = found.ciphertexts
+        out = [Finding(path, n, kind, origin) for n, kind, value, line in raw
+               if not _safe_shape(kind, value, line, sealed) and not self.allowed(path, kind, line)]
+        out += [Finding(path, n, kind, origin) for n, kind in found.findings
+                if not self.allowed(path, kind, "")]
+        out += [Finding(path, n, kind, origin) for n, kind, line in env_hits
+                if not self.allowed(path, kind, line)]
+        return out, sealed
 
 
 # --- working tree --------------------------------------------------------------------------
 
 
-def _git(root: Path, *args: str, input_text: str | None = None) -> str:
-    return run.run(["git", "-C", str(root), *args], input_text=input_text, timeout=120).stdout
+def _in(paths: set[str]) -> Callable[[str], bool]:
+    return lambda path: posixpath.normpath(path) in paths
 
 
-def tree_files(root: Path, staged: bool = False) -> list[str]:
-    if staged:
-        out = _git(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z")
-    else:
-        out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    return sorted({p for p in out.split("\0") if p})
-
-
-def scan_tree(root: Path, allow: Sequence[Allowed], *, staged: bool = False) -> list[Finding]:
+def scan_tree(root: Path, allow: Sequence[Allowed], *, staged: bool = False,
+              scanner: Scanner | None = None) -> list[Finding]:
     findings: list[Finding] = []
-    for rel in tree_files(root, staged):
-        if skipped(rel, allow):
-            continue
+    files = scan_git.tree_files(root, staged)
+    if scanner is None:
+        in_git = set(scan_git.git(root, "ls-files", "-z", "--cached").split("\0")) if staged else set(files)
+        scanner = Scanner(allow, _in(in_git))
+    for rel in files:
+        lines: Iterable[str] | None
         if staged:
             # What is about to be committed is the index's copy, not the file on disk.
-            text = _decode(_git(root, "show", f":{rel}").encode())
+            lines = scan_git.text_lines(scan_git.git(root, "show", f":{rel}").encode())
         else:
             file = root / rel
             if not file.is_file() or file.is_symlink():
                 continue
-            text = _decode(file.read_bytes())
-        if text is not None:
-            findings += scan_text(rel, text, allow)
+            lines = scan_git.file_lines(file)
+        if lines is not None:
+            findings += scanner.scan_file(rel, lines)[0]
     return findings
 
 
 # --- history -------------------------------------------------------------------------------
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
-
-
-def added_lines(log: str) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
-    """(commit, path, [(line number, text)]) for each file each commit touched, from `git log -p -U0`."""
-    commit, path, number = "", "", 0
-    current: list[tuple[int, str]] = []
-
-    def flush() -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
-        if path and current:
-            yield commit, path, list(current)
-
-    for line in log.splitlines():
-        if line.startswith("commit ") and len(line) == 47:
-            yield from flush()
-            commit, path, current = line[7:], "", []
-        elif line.startswith("+++ "):
-            yield from flush()
-            current = []
-            path = line[6:] if line.startswith("+++ b/") else ""
-        elif line.startswith("@@"):
-            match = _HUNK.match(line)
-            number = int(match.group(1)) if match else 0
-        elif line.startswith("+") and path:
-            current.append((number, line[1:]))
-            number += 1
-    yield from flush()
-
-
-def yaml_blobs(root: Path, refs: Sequence[str] = ALL_REFS) -> dict[str, str]:
-    """Every YAML blob reachable from `refs`, once per content: {blob id: a path it had}."""
-    blobs: dict[str, str] = {}
-    for line in _git(root, "rev-list", *refs, "--objects").splitlines():
-        sha, _, path = line.partition(" ")
-        if path.endswith(YAML_SUFFIXES) and sha not in blobs:
-            blobs[sha] = path
-    return blobs
-
-
-def read_blobs(root: Path, shas: Sequence[str]) -> dict[str, str]:
-    if not shas:
-        return {}
-    raw = _git(root, "cat-file", "--batch", input_text="".join(f"{s}\n" for s in shas)).encode()
-    out: dict[str, str] = {}
-    pos = 0
-    for sha in shas:
-        end = raw.index(b"\n", pos)
-        header = raw[pos:end].split()
-        if len(header) != 3 or header[1] != b"blob":
-            break
-        size = int(header[2])
-        body = raw[end + 1 : end + 1 + size]
-        if raw[end + 1 + size : end + 2 + size] != b"\n":
-            break  # a non-UTF-8 blob shifted the stream; read the rest one by one
-        out[sha] = body.decode("utf-8", errors="replace")
-        pos = end + 2 + size
-    for sha in shas:
-        if sha not in out:
-            out[sha] = _git(root, "cat-file", "blob", sha)
-    return out
-
-
-def scan_history(root: Path, allow: Sequence[Allowed], refs: Sequence[str] = ALL_REFS) -> list[Finding]:
+def scan_history(root: Path, allow: Sequence[Allowed], refs: Sequence[str] = ALL_REFS,
+                 scanner: Scanner | None = None) -> list[Finding]:
     findings: list[Finding] = []
-    if not _git(root, "rev-list", *refs, "--max-count=1").strip():
+    if not scan_git.git(root, "rev-list", *refs, "--max-count=1").strip():
         return findings
-    log = _git(root, "log", *refs, "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
-               "--format=commit %H", "--diff-filter=AM")
-    sealed_by_blob = {}
-    blobs = yaml_blobs(root, refs)
-    for sha, text in read_blobs(root, list(blobs)).items():
-        path = blobs[sha]
-        if skipped(path, allow):
+    objects = scan_git.history_objects(root, refs)
+    ever = {posixpath.normpath(p) for p in objects.values()}
+    scanner = scanner or Scanner(allow, _in(ever))
+    scanner.exists = _in(ever)
+    # --no-renames: a file renamed and edited in one commit shows as added in full, so its new
+    # lines are not lost in a rename diff.
+    log = scan_git.git(root, "log", *refs, "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
+               "--no-renames", "--format=commit %H", "--diff-filter=AM")
+    changes = list(scan_git.added_lines(log))
+    # Structured blobs (and any file whose added lines name a Secret kind) are parsed whole.
+    hinted = {(commit, path) for commit, path, lines in changes
+              if not documents.is_structured(path)
+              and any(documents.mentions_secret_kind(text) for _, text in lines)}
+    wanted = {sha: path for sha, path in objects.items() if documents.is_structured(path)}
+    if hinted:
+        specs = [f"{commit}:{path}" for commit, path in sorted(hinted)]
+        for spec, sha in zip(specs, scan_git.git(root, "rev-parse", *specs).split(), strict=True):
+            wanted.setdefault(sha, spec.split(":", 1)[1])
+    sealed: set[str] = set()
+    for sha, data in scan_git.read_blobs(root, list(wanted)).items():
+        lines = scan_git.text_lines(data)
+        if lines is None:
             continue
-        sealed_by_blob[sha] = ciphertexts(text)
+        path = wanted[sha]
         origin = f"in history, blob {sha[:12]}"
-        findings += [Finding(path, n, PLAIN_SECRET, origin) for n in plain_secrets(text)]
-    all_sealed = set().union(*sealed_by_blob.values()) if sealed_by_blob else set()
-    for commit, path, lines in added_lines(log):
-        if skipped(path, allow):
-            continue
-        sealed = all_sealed if path.endswith(YAML_SUFFIXES) else set()
-        findings += [
-            Finding(path, n, kind, f"added in commit {commit[:12]}")
-            for n, kind in detect(path, lines, sealed, allow)
-        ]
+        splitter_out = documents.DocumentFindings()
+        for doc in documents.documents(enumerate(lines, start=1), documents.keeps_all_documents(path)):
+            documents.scan_document(path, doc, splitter_out, scanner.exists)
+        sealed |= splitter_out.ciphertexts
+        findings += [Finding(path, n, kind, origin) for n, kind in splitter_out.findings
+                     if not scanner.allowed(path, kind, "")]
+    for commit, path, added in changes:
+        origin = f"added in commit {commit[:12]}"
+        if not skipped(path, allow):
+            findings += scanner.detect(path, added, sealed, origin)
+        if documents.is_env_file(path):
+            text = dict(added)
+            findings += [Finding(path, n, kind, origin) for n, kind in documents.env_findings(added)
+                         if not scanner.allowed(path, kind, text.get(n, ""))]
     return findings
 
 
@@ -343,14 +272,21 @@ class ScanReport:
 
 
 def scan(root: Path, *, history: bool = True, staged: bool = False,
-         refs: Sequence[str] = ALL_REFS) -> ScanReport:
-    """Scan the working tree (or only the staged files) and, unless told not to, the history of `refs`."""
+         refs: Sequence[str] = ALL_REFS, prefilter: bool = True) -> ScanReport:
+    """Scan the working tree (or only the staged files) and, unless told not to, the history of `refs`.
+
+    The tree and the history share one line cache: a line that is in both is scanned once.
+    `prefilter=False` sends every line to detect-secrets (bench/secretscan.py compares)."""
     allow = load_allowlist(root / ALLOWLIST)
-    findings = scan_tree(root, allow, staged=staged)
-    scanned = "staged files" if staged else "working tree"
-    if history and not staged:
-        findings += scan_history(root, allow, refs)
-        scanned += " and Git history"
+    files = scan_git.tree_files(root, staged)
+    in_git = set(scan_git.git(root, "ls-files", "-z", "--cached").split("\0")) if staged else set(files)
+    with scan_lines.detect_secrets_settings():
+        scanner = Scanner(allow, _in(in_git), scan_lines.LineScanner(use_prefilter=prefilter))
+        findings = scan_tree(root, allow, staged=staged, scanner=scanner)
+        scanned = "staged files" if staged else "working tree"
+        if history and not staged:
+            findings += scan_history(root, allow, refs, scanner)
+            scanned += " and Git history"
     unique = sorted(set(findings), key=lambda f: (f.path, f.line, f.kind, f.origin or ""))
     return ScanReport(tuple(unique), scanned)
 
@@ -360,7 +296,7 @@ HOOK_SOURCE = Path("scripts/hooks/pre-commit")
 
 def install_hook(root: Path) -> Path:
     """Point the repository's pre-commit hook at scripts/hooks/pre-commit (never clobbering another)."""
-    hooks = Path(_git(root, "rev-parse", "--git-path", "hooks").strip())
+    hooks = Path(scan_git.git(root, "rev-parse", "--git-path", "hooks").strip())
     hooks = hooks if hooks.is_absolute() else root / hooks
     hook = hooks / "pre-commit"
     source = (root / HOOK_SOURCE).resolve()

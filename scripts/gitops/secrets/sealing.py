@@ -25,6 +25,7 @@ from gitops.core import config, run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.files import atomic_write
 from gitops.core.repo import Repo
+from gitops.secrets import secret_types
 from gitops.secrets.crypto import (
     ANNOTATION_CLUSTER_WIDE,
     ANNOTATION_NAMESPACE_WIDE,
@@ -60,7 +61,7 @@ def read_cluster_certificate(cluster: str, repo: Repo) -> tuple[Path, x509.Certi
     except FileNotFoundError:
         raise GitOpsError(
             f"{path.relative_to(root)} is missing; run ./inv secrets.fetch-cert --target {cluster} "
-            f"(or ./inv secrets.init-key --cluster {cluster} for a new cluster)."
+            f"(or ./inv secrets.init-key --target {cluster} for a new cluster)."
         ) from None
     return path, load_certificate(pem, str(path.relative_to(root)))
 
@@ -108,13 +109,14 @@ def sealed_secret(
     }
 
 
-def secret_manifest(name: str, namespace: str, values: Mapping[str, bytes], scope: str) -> bytes:
+def secret_manifest(name: str, namespace: str, values: Mapping[str, bytes], scope: str,
+                    secret_type: str = secret_types.OPAQUE) -> bytes:
     """The plain Secret kubeseal reads on stdin (JSON); only ever held in memory."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if scope_annotations(scope):
         metadata["annotations"] = scope_annotations(scope)
     secret = {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
+        "apiVersion": "v1", "kind": "Secret", "type": secret_type, "metadata": metadata,
         "data": {k: base64.b64encode(v).decode("ascii") for k, v in sorted(values.items())},
     }
     return json.dumps(secret).encode()
@@ -126,11 +128,12 @@ def kubeseal_argv(kubeseal: Path, cert_file: Path, scope: str) -> list[str]:
 
 
 def seal_with_kubeseal(
-    kubeseal: Path, cert_file: Path, name: str, namespace: str, values: Mapping[str, bytes], scope: str
+    kubeseal: Path, cert_file: Path, name: str, namespace: str, values: Mapping[str, bytes], scope: str,
+    secret_type: str = secret_types.OPAQUE,
 ) -> dict[str, Any]:
     result = run.run(
         kubeseal_argv(kubeseal, cert_file, scope),
-        input_bytes=secret_manifest(name, namespace, values, scope),
+        input_bytes=secret_manifest(name, namespace, values, scope, secret_type),
         timeout=60,
     )
     bad = GitOpsError(f"{kubeseal} did not print a SealedSecret; check its version against versions.yaml.")
@@ -235,7 +238,7 @@ def check_env_cluster(env: str, cluster: str | None) -> str:
     if cluster != expected:
         raise GitOpsError(
             f"overlays/{env} is deployed to the {expected} cluster, not {cluster}; a secret sealed for "
-            f"{cluster} could not be decrypted there, so use --cluster {expected}."
+            f"{cluster} could not be decrypted there, so use --target {expected}."
         )
     return cluster
 
@@ -249,6 +252,7 @@ def seal(
     scope: str = "strict",
     engine: str = "auto",
     repo: Repo,
+    secret_type: str = secret_types.OPAQUE,
 ) -> SealResult:
     """Seal `values` as Secret `name` of the environment's namespace into its overlay.
 
@@ -264,6 +268,8 @@ def seal(
         raise GitOpsError(f"unknown engine {engine!r}; use auto, native or kubeseal.")
     if not values:
         raise GitOpsError(f"no values to seal for {name}; give --from-literal, --from-env-file or stdin.")
+    secret_types.check_type(secret_type)
+    secret_types.check_size(name, values)
     cert_file, cert = read_cluster_certificate(cluster, repo)
     root = repo.root
     overlay = repo.overlay(env)
@@ -279,9 +285,9 @@ def seal(
     elif engine == "auto":
         kubeseal = find_kubeseal(repo)
     if kubeseal is not None:
-        obj = seal_with_kubeseal(kubeseal, cert_file, name, namespace, values, scope)
+        obj = seal_with_kubeseal(kubeseal, cert_file, name, namespace, values, scope, secret_type)
     else:
-        obj = sealed_secret(name, namespace, values, cert, scope)
+        obj = sealed_secret(name, namespace, values, cert, scope, secret_type)
 
     merged = merge_object(existing, obj)
     replaced = len(merged) == len(existing)

@@ -21,75 +21,111 @@ from gitops.tasks._task import task
 
 if TYPE_CHECKING:
     from gitops.core.repo import Repo
-    from gitops.secrets import controller
+    from gitops.secrets import controller, inputs
 
 # The domain modules (sealing needs cryptography) are imported inside each task: `./inv --list`
 # and the other namespaces should not pay for them.
 
 
-def read_values(from_literal: list[str], from_env_file: str, stdin: bool) -> dict[str, bytes]:
+def tree(target: str, cluster: str) -> str:
+    """kind or k3s from --target (or the deprecated --cluster): tasks that only read or write a
+    cluster's tree in Git, and contact no cluster, still take the one vocabulary."""
+    if not (target or cluster):
+        return ""
+    chosen = choose(target, cluster=cluster)
+    if not chosen.managed:
+        raise GitOpsError(f"{target} names a kubeconfig context; this task only needs the tree, so use "
+                          "--target kind or --target k3s.")
+    return chosen.cluster
+
+
+def terminal() -> inputs.Terminal:
+    """The real stdin, hidden prompt and stderr, for the secrets.values readers."""
     from gitops.secrets import inputs
 
-    values: dict[str, bytes] = {}
-    inputs.parse_literals(from_literal, values)
-    if from_env_file:
-        path = Path(from_env_file).expanduser()
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise GitOpsError(f"cannot read {path} ({exc.strerror}); give a readable file.") from None
-        inputs.parse_env_file(content, str(path), values)
-    if stdin:
-        if sys.stdin.isatty():
-            print("reading KEY=VALUE lines from stdin; end with Ctrl-D", file=sys.stderr)
-        inputs.parse_env_file(sys.stdin.buffer.read(), "stdin", values)
-    return values
+    return inputs.Terminal(
+        read_stdin=sys.stdin.buffer.read,
+        stdin_is_tty=sys.stdin.isatty(),
+        prompt=inputs.hidden_prompt,
+        warn=lambda text: print(text, file=sys.stderr),
+    )
 
 
 @task(
     help={
         "env": "environment whose overlay receives the SealedSecret: dev, staging or prod",
         "name": "name of the Secret the controller will create (a Kubernetes name)",
-        "cluster": "cluster whose certificate seals it (default: the environment's: dev=kind, "
-        "staging/prod=k3s)",
-        "from-literal": "KEY=VALUE, repeatable. Visible to other local users in /proc/<pid>/cmdline "
-        "while invoke runs: prefer --from-env-file or --stdin for real secrets",
-        "from-env-file": "file of KEY=VALUE lines (UTF-8, '#' comments), as kubectl's --from-env-file",
+        "target": "kind or k3s: the cluster whose committed certificate seals it (default: the "
+        "environment's: dev=kind, staging/prod=k3s); nothing is contacted",
+        "cluster": DEPRECATED_CLUSTER_HELP,
+        "type": "Opaque (default), docker-registry (kubernetes.io/dockerconfigjson) or tls "
+        "(kubernetes.io/tls); the full type names work too",
+        "from-literal": "KEY: prompted for without echo (or one line of piped stdin per KEY). "
+        "KEY=VALUE also works but leaves the value in shell history and /proc; repeatable",
+        "from-file": "KEY=PATH or PATH (key = file name): the file's bytes as the value, binary "
+        "welcome; repeatable",
+        "from-env-file": "file of KEY=VALUE lines read exactly as kubectl's --from-env-file; repeatable",
         "stdin": "read KEY=VALUE lines from standard input (e.g. from a password manager's CLI)",
+        "docker-server": "docker-registry: the registry host (default https://index.docker.io/v1/, "
+        "as kubectl)",
+        "docker-username": "docker-registry: the user; the password is prompted for or read from stdin",
+        "docker-email": "docker-registry: optional e-mail",
+        "cert": "tls: PEM certificate (chain) file",
+        "key": "tls: PEM private key file of that certificate",
         "scope": "strict (default: this name and namespace only), namespace-wide or cluster-wide",
         "engine": "auto (kubeseal when installed, else native), native or kubeseal",
     },
-    iterable=["from_literal"],
+    iterable=["from_literal", "from_file", "from_env_file"],
+    auto_shortflags=False,
 )
 def seal(
     c: Any,
     env: str,
     name: str,
+    target: str = "",
     cluster: str = "",
+    type: str = "Opaque",  # the flag is --type, as kubectl's
     from_literal: list[str] | None = None,
-    from_env_file: str = "",
+    from_file: list[str] | None = None,
+    from_env_file: list[str] | None = None,
     stdin: bool = False,
+    docker_server: str = "",
+    docker_username: str = "",
+    docker_email: str = "",
+    cert: str = "",
+    key: str = "",
     scope: str = "strict",
     engine: str = "auto",
 ) -> None:
     """Seal a Secret with the cluster's committed certificate into overlays/<env>/sealed-secrets.yaml."""
     from gitops.core.repo import Repo
-    from gitops.secrets import sealing
+    from gitops.secrets import crypto, inputs, sealing, values
 
+    sources = inputs.Sources(tuple(from_literal or ()), tuple(from_file or ()), tuple(from_env_file or ()),
+                             stdin)
+    request = values.check(values.Request(values.secret_type_of(type), sources, docker_server,
+                                          docker_username, docker_email, cert, key))
+    # Refuse a typo in the target before anyone types a password.
     repo = Repo.discover()
-    values = read_values(from_literal or [], from_env_file, stdin)
-    result = sealing.seal(env, name, values, cluster=cluster or None, scope=scope, engine=engine,
-                          repo=repo)
+    cluster = tree(target, cluster)
+    sealing.check_env_cluster(env, cluster or None)
+    inputs.check_name(name)
+    crypto.check_scope(scope)
+    data = values.read_values(request, terminal())
+    result = sealing.seal(env, name, data, cluster=cluster or None, scope=scope, engine=engine,
+                          secret_type=request.secret_type, repo=repo)
     verb = "replaced" if result.replaced else "added"
-    print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; scope {scope}; "
-          f"{result.engine}) in {result.path.relative_to(repo.root)}")
+    print(f"{verb} SealedSecret {result.namespace}/{result.name} ({', '.join(result.keys)}; "
+          f"{request.secret_type}; scope {scope}; {result.engine}) in {result.path.relative_to(repo.root)}")
     if result.kustomization_updated:
         print(f"listed {sealing.SEALED_FILE} in overlays/{env}/kustomization.yaml")
 
 
 @task(
     help={
-        "cluster": "kind or k3s",
+        "target": "kind or k3s: the cluster tree whose certificate is written (clusters/<target>/); "
+        "nothing is contacted",
+        "cluster": DEPRECATED_CLUSTER_HELP,
         "backup": "where the private key backup goes (outside the repository; default "
         "~/.config/tasknote/sealed-secrets/<cluster>.yaml)",
         "replace": "replace an existing committed certificate (its SealedSecrets become unreadable "
@@ -98,14 +134,18 @@ def seal(
         "(default on)",
     }
 )
-def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal_db: bool = True) -> None:
+def init_key(c: Any, target: str = "", cluster: str = "", backup: str = "", replace: bool = False,
+             seal_db: bool = True) -> None:
     """Make a new sealing key for a new cluster: private key backup outside the repo, public cert in it."""
     from gitops.core.repo import Repo
     from gitops.secrets import keys, sealing
 
     repo = Repo.discover()
-    target = Path(backup) if backup else keys.default_backup_path(cluster)
-    result = keys.init_key(cluster, target, repo, replace=replace)
+    cluster = tree(target, cluster)
+    if not cluster:
+        raise GitOpsError("name the cluster tree with --target kind or --target k3s.")
+    backup_file = Path(backup) if backup else keys.default_backup_path(cluster)
+    result = keys.init_key(cluster, backup_file, repo, replace=replace)
     print(f"wrote {result.cert_file.relative_to(repo.root)} (sha256 {result.fingerprint})")
     print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {keys.BACKUP_WARNING}")
     if seal_db:
@@ -119,8 +159,9 @@ CONTROLLER_HELP = {
     "cluster-kind": CLUSTER_KIND_HELP,
     "context": DEPRECATED_CONTEXT_HELP,
     "namespace": "namespace of the sealed-secrets controller (default: versions.yaml "
-    "sealed-secrets.namespace, else kube-system)",
-    "service": "the controller's Service name (default: sealed-secrets-controller)",
+    "platform.sealed_secrets.namespace)",
+    "service": "the controller's Service (default: versions.yaml platform.sealed_secrets.service); "
+    "its first port's name is read from it, as kubeseal does",
 }
 
 
@@ -129,7 +170,7 @@ def access(repo: Repo, chosen: Target, namespace: str, service: str) -> controll
     from gitops.secrets import controller, keys
 
     return controller.ControllerAccess(Port(repo, chosen), namespace or keys.controller_namespace(repo),
-                                       service or controller.CONTROLLER_SERVICE)
+                                       service or keys.controller_service(repo))
 
 
 @task(help={"cluster": DEPRECATED_CLUSTER_HELP + " (the tree the certificate is written to)",
