@@ -34,6 +34,9 @@ class Release(QuietHandler):
             self.reply(404)
 
 
+NOT_FOUND = r"could not download .*/install\.yaml \(HTTP 404\); check the network or the URL"
+
+
 def versions(url: str, sha256: str) -> dict[str, Any]:
     return {"platform": {"argocd": {"version": "3.4.12", "url": url, "install_sha256": sha256}}}
 
@@ -59,7 +62,7 @@ def test_bytes_that_do_not_match_the_pin_are_refused_and_nothing_is_left(tmp_pat
 
 
 def test_http_error_is_one_sentence_and_leaves_nothing(tmp_path: Path) -> None:
-    with serve(Release) as base, pytest.raises(GitOpsError, match=r"could not download .*/install\.yaml \(HTTP 404\); check the network or the URL"):
+    with serve(Release) as base, pytest.raises(GitOpsError, match=NOT_FOUND):
         argocd_manifest.fetch(versions(f"{base}/v9.9.9/manifests/install.yaml", "a" * 64), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
