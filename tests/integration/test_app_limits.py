@@ -22,7 +22,7 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from gitops import config, run
+from gitops.core import config, run
 from support.wait import wait_until
 
 PG_IMAGE = "postgres:17-trixie"

@@ -63,33 +63,33 @@ def test_the_password_is_in_no_container_argv(compose_stack: compose.Stack) -> N
         assert "@db:5432" not in shown and "@cache:6379" not in shown
 
 
-def psql(stack_: stack.Stack, role: str, statement: str) -> run.Result:
+def psql(stack: compose.Stack, role: str, statement: str) -> run.Result:
     """A statement as `role` over the db container's local socket (trusted there)."""
-    return stack.compose(stack_, "exec", "-T", "db", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
-                         "-U", role, "-d", "tasknote", "-c", statement, check=False, timeout=60)
+    return compose.compose(stack, "exec", "-T", "db", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                           "-U", role, "-d", "tasknote", "-c", statement, check=False, timeout=60)
 
 
 def test_the_app_connects_as_a_role_that_is_no_superuser_and_cannot_create_tables(
-        compose_stack: stack.Stack) -> None:
+        compose_stack: compose.Stack) -> None:
     # Whom the running api and worker are connected as, from the server's own view.
     sessions = psql(compose_stack, "tasknote",
                     "SELECT DISTINCT a.usename, r.rolsuper FROM pg_stat_activity a"
                     " JOIN pg_roles r ON r.rolname = a.usename"
                     " WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()")
     assert sessions.returncode == 0, sessions.stderr
-    assert sessions.stdout.split() == [f"{stack.APP_DB_USER}|f"]
-    create = psql(compose_stack, stack.APP_DB_USER, "CREATE TABLE intruder (id int)")
+    assert sessions.stdout.split() == [f"{compose.APP_DB_USER}|f"]
+    create = psql(compose_stack, compose.APP_DB_USER, "CREATE TABLE intruder (id int)")
     assert create.returncode != 0
     assert "permission denied for schema public" in create.stderr
     # ... while the DML it needs works (and is rolled back).
-    dml = psql(compose_stack, stack.APP_DB_USER,
+    dml = psql(compose_stack, compose.APP_DB_USER,
                "BEGIN; INSERT INTO tasks (id, title) VALUES (gen_random_uuid(), 'x'); ROLLBACK")
     assert dml.returncode == 0, dml.stderr
 
 
-def test_redis_refuses_anonymous_clients(compose_stack: stack.Stack) -> None:
-    anonymous = stack.compose(compose_stack, "exec", "-T", "cache", "redis-cli", "ping", check=False,
-                              timeout=30)
+def test_redis_refuses_anonymous_clients(compose_stack: compose.Stack) -> None:
+    anonymous = compose.compose(compose_stack, "exec", "-T", "cache", "redis-cli", "ping", check=False,
+                                timeout=30)
     said = anonymous.stdout + anonymous.stderr
     assert "PONG" not in said and ("NOAUTH" in said or "NOPERM" in said), said
 
