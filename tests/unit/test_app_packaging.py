@@ -134,3 +134,32 @@ def test_no_credential_is_an_environment_value_in_compose() -> None:
             assert "PASSWORD" not in key or key.endswith("_FILE"), (name, key)
             assert "://" not in str(value) or "@" not in str(value), (name, key)
     assert set(COMPOSE["secrets"]) - {"ca"} == set(stack.SECRET_FILES)
+
+
+def test_the_worker_limit_in_base_decodes_the_worst_image_the_api_accepts() -> None:
+    """Each format at its pixel cap in its most expensive mode fits the decode budget the
+    worker derives from base/'s memory limit (tasknote.limits.decode_budget)."""
+    from tasknote import images, limits
+
+    memory = k8s_bytes(base_limits()[MIRRORS["worker"]]["memory"])
+    budget = limits.decode_budget(memory, 10 * 1024 * 1024)
+    worst_modes = {"PNG": ("RGBA", "P", "I;16", "I", "LA"), "WEBP": ("RGBA",), "JPEG": ("RGB", "CMYK")}
+    for fmt, modes in worst_modes.items():
+        side = int(images.FORMAT_MAX_PIXELS[fmt] ** 0.5)
+        # JPEG is decoded at draft() scale; counting it at full size is the safe side.
+        worst = max(images.decode_peak_bytes(side, side, mode, fmt) for mode in modes)
+        assert worst <= budget, (fmt, worst >> 20, budget >> 20)
+
+
+def test_the_api_scratch_holds_a_maximum_size_upload_per_admission_slot() -> None:
+    """The API's on-disk scratch emptyDir (not medium: Memory) is at least upload_slots x the
+    largest upload with its framing, at base/'s memory limit."""
+    from tasknote import limits, uploads
+
+    docs = list(yaml.safe_load_all((config.ROOT / "base" / "tasknote" / "api-deployment.yaml").read_text()))
+    volumes = {v["name"]: v for v in docs[0]["spec"]["template"]["spec"]["volumes"]}
+    scratch = volumes["scratch"]["emptyDir"]
+    assert "medium" not in scratch
+    slots = limits.upload_slots(k8s_bytes(base_limits()[MIRRORS["api"]]["memory"]))
+    need = limits.scratch_bytes_needed(slots, 10 * 1024 * 1024, uploads.FRAMING)
+    assert need <= k8s_bytes(scratch["sizeLimit"]) < need + 16 * 1024 * 1024, (slots, need)
