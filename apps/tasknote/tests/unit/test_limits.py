@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from tasknote import images, limits, pooling, uploads
+from tasknote import images, limits, pooling, store, uploads
 from tasknote.problems import Problem
 from tasknote.settings import SettingsError, from_env
 
@@ -140,7 +140,7 @@ def test_the_copy_row_escapes_the_bytea_hex_prefix_for_copy_text_format() -> Non
     import uuid
 
     image, task = uuid.UUID(int=1), uuid.UUID(int=2)
-    prefix = uploads.copy_row_prefix(image, task, "image/png", 3, 4, 5)
+    prefix = store.copy_row_prefix(image, task, "image/png", 3, 4, 5)
     assert prefix == f"{image}\t{task}\timage/png\t3\t4\t5\t\\\\x".encode()
 
 
