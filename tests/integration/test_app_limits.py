@@ -273,16 +273,17 @@ def test_a_poison_image_is_dead_lettered_after_at_most_2_attempts(env: Env) -> N
     """A worker given too little memory for the image and no decode guard (DECODE_BUDGET_BYTES
     forced high) is killed by the kernel on it; Docker restarts it (as Kubernetes would), the
     lease runs out, the next claim kills it again, and the third claim dead-letters the job."""
+    # Only the worker started below: one from an earlier test goes before the upload, or it could
+    # claim the job first and, removed mid-job, leave it leased for its 60 s.
+    for name in env.names:
+        if "-worker-" in name:
+            docker("rm", "-f", name, check=False)
     _, url = start_api(env)
     task = new_task(url)
     png = worst_images()["PNG"]
     resp = httpx.post(f"{url}/tasks/{task}/images", files={"file": ("x", png)}, timeout=60)
     assert resp.status_code == 202, resp.text
     image = str(resp.json()["id"])
-    # Only this worker: the one from the previous test is stopped so it cannot rescue the job.
-    for name in env.names:
-        if "-worker-" in name:
-            docker("rm", "-f", name, check=False)
     worker = env.start("worker", "--memory", "128m", "--memory-swap", "128m", "--restart", "on-failure",
                        "-e", "DECODE_BUDGET_BYTES=10000000000", "-e", "WORKER_LEASE_SECONDS=2",
                        "-e", "WORKER_POLL_SECONDS=0.2")
