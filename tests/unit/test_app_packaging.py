@@ -152,8 +152,9 @@ def test_the_worker_limit_in_base_decodes_the_worst_image_the_api_accepts() -> N
 
 
 def test_the_api_scratch_holds_a_maximum_size_upload_per_admission_slot() -> None:
-    """The API's on-disk scratch emptyDir (not medium: Memory) is at least upload_slots x the
-    largest upload with its framing, at base/'s memory limit."""
+    """The API's on-disk scratch emptyDir (not medium: Memory) holds a maximum-size upload with
+    its framing for every admission slot: at base/'s memory limit, and at any overlay's, since no
+    limit gives more than MAX_UPLOAD_SLOTS."""
     from tasknote import limits, uploads
 
     docs = list(yaml.safe_load_all((config.ROOT / "base" / "tasknote" / "api-deployment.yaml").read_text()))
@@ -161,5 +162,6 @@ def test_the_api_scratch_holds_a_maximum_size_upload_per_admission_slot() -> Non
     scratch = volumes["scratch"]["emptyDir"]
     assert "medium" not in scratch
     slots = limits.upload_slots(k8s_bytes(base_limits()[MIRRORS["api"]]["memory"]))
+    assert slots == limits.upload_slots(64 * 1024**3) == limits.MAX_UPLOAD_SLOTS
     need = limits.scratch_bytes_needed(slots, 10 * 1024 * 1024, uploads.FRAMING)
     assert need <= k8s_bytes(scratch["sizeLimit"]) < need + 16 * 1024 * 1024, (slots, need)
