@@ -22,7 +22,8 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from gitops.core import config, run
+from gitops.core import run
+from support.checkout import this_repo
 from support.wait import wait_until
 
 PG_IMAGE = "postgres:17-trixie"
@@ -36,7 +37,7 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> run.Result:
 
 def base_limits(kind: str, name: str) -> dict[str, str]:
     """resources.limits of the first container of base/tasknote's `kind`/`name`."""
-    for path in sorted((config.ROOT / "base" / "tasknote").glob("*.yaml")):
+    for path in sorted((this_repo().root / "base" / "tasknote").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if isinstance(doc, dict) and doc.get("kind") == kind and doc["metadata"]["name"] == name:
                 return dict(doc["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"])

@@ -157,7 +157,8 @@ def test_the_api_scratch_holds_a_maximum_size_upload_per_admission_slot() -> Non
     limit gives more than MAX_UPLOAD_SLOTS."""
     from tasknote import limits, uploads
 
-    docs = list(yaml.safe_load_all((config.ROOT / "base" / "tasknote" / "api-deployment.yaml").read_text()))
+    deployment = this_repo().root / "base" / "tasknote" / "api-deployment.yaml"
+    docs = list(yaml.safe_load_all(deployment.read_text()))
     volumes = {v["name"]: v for v in docs[0]["spec"]["template"]["spec"]["volumes"]}
     scratch = volumes["scratch"]["emptyDir"]
     assert "medium" not in scratch
