@@ -163,7 +163,7 @@ def start_api(env: Env) -> tuple[str, str]:
     # owner from the image, as compose's named volume does.
     limits = docker_limits(base_limits("Deployment", "tasknote-api"))
     name = env.start("api", "-p", "127.0.0.1::8000", *limits, "--mount", "type=volume,dst=/scratch",
-                     "-e", "SCRATCH_DIR=/scratch", "-e", "SHUTDOWN_DELAY_SECONDS=0")
+                     "-e", "SCRATCH_DIR=/scratch")
     url = published(name)
     wait_until(lambda: httpx.get(url + "/ready", timeout=2).status_code == 200, 60, "the API to be ready",
                0.3)

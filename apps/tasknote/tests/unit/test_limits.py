@@ -101,10 +101,20 @@ def feed(body: bytes, cap: int, chunk: int = 7) -> tuple[uploads.FilePartWriter,
     return writer, out.getvalue()
 
 
-def test_only_the_file_part_is_kept_and_other_fields_cost_nothing() -> None:
-    body = multipart(b"XyZ", ("note", b"n" * 5000), ("file", b"\x89PNG-bytes"), ("file", b"second"))
-    writer, kept = feed(body, cap=100)
-    assert (writer.found, writer.size, kept) == (True, 10, b"\x89PNG-bytes")
+def test_the_file_part_streams_to_the_file_in_small_chunks() -> None:
+    writer, kept = feed(multipart(b"XyZ", ("file", b"\x89PNG-bytes" * 50)), cap=1000)
+    assert (writer.found, writer.size, kept) == (True, 500, b"\x89PNG-bytes" * 50)
+
+
+def test_any_other_part_is_refused_before_its_data_is_read() -> None:
+    """The contract's schema allows only `file` (additionalProperties: false): another field is
+    a 422 as soon as its headers are parsed; a second file is a malformed form (400)."""
+    with pytest.raises(Problem) as other:
+        feed(multipart(b"XyZ", ("note", b"n" * 5000), ("file", b"x")), cap=100)
+    assert (other.value.status, str(other.value)) == (422, "the form takes only 'file'; remove note")
+    with pytest.raises(Problem) as twice:
+        feed(multipart(b"XyZ", ("file", b"a"), ("file", b"b")), cap=100)
+    assert twice.value.status == 400
 
 
 def test_a_file_part_over_the_cap_is_a_413_while_it_streams() -> None:
