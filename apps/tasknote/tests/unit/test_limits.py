@@ -170,3 +170,15 @@ def test_the_pool_hooks_this_app_overrides_still_exist_upstream() -> None:
         attempt.update_delay(now)
         delays.append(attempt.delay)
     assert all(0.2 <= d <= 0.3 for d in delays), delays
+
+
+def test_an_upload_on_disk_has_the_fingerprint_of_its_bytes(tmp_path: Path) -> None:
+    """Idempotency-Key compares payloads by fingerprint; the streamed upload's must equal what
+    fingerprint() gives for the same bytes in memory (chunk boundaries included)."""
+    from tasknote import idempotency
+
+    data = bytes(range(256)) * 3000
+    path = tmp_path / "upload"
+    path.write_bytes(data)
+    assert idempotency.fingerprint_file(b"task", path, chunk=1000) == idempotency.fingerprint(b"task", data)
+    assert idempotency.fingerprint_file(b"task", path) != idempotency.fingerprint(b"task", data[:-1])
