@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from gitops.cluster.kind_sites import site_for_context
 from gitops.cluster.port import Port
 from gitops.cluster.target import Target
 from gitops.core.repo import Repo
@@ -49,7 +50,7 @@ def test_scale_rollout_and_rollback(repo: Repo, bootstrapped: Target, port: Port
         assert lab.scale(6) == "6 replicas ready"
         assert lab.replicas() == 6
         _, before = lab.image()
-        by_digest = conformance.by_digest(repo, new_image)
+        by_digest = conformance.by_digest(repo, new_image, site_for_context(bootstrapped.context))
         lab.set_image(by_digest)
         lab.rollout_status()
         assert lab.image()[1] == by_digest

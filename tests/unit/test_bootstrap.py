@@ -17,8 +17,19 @@ from gitops.secrets import keys
 from gitops.verify.steps import Step
 from support.checkout import this_repo
 from support.fakeport import FakePort
+from support.ports import free_port
 
 REPO = this_repo()
+
+
+@pytest.fixture(autouse=True)
+def no_internet_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any download a step attempts (the pinned kind) meets a loopback port with no listener:
+    a regression fails here with 'could not download' instead of reaching GitHub."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "")
 
 
 class World:
@@ -122,26 +133,36 @@ def test_plan_after_a_closed_gate_marks_the_rest_todo_without_checking() -> None
 
 def test_real_steps_in_order() -> None:
     steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(progress=lambda _: None))
-    assert [s.name for s in steps] == ["prerequisites", "cluster", "registry", "images", "argocd",
-                                       "sealing-key", "root-app", "synced"]
-    assert steps[0].gate and steps[1].gate and not steps[0].resumable
+    assert [s.name for s in steps] == ["prerequisites", "tools", "cluster", "registry", "images", "argocd",
+                                       "app-health", "sealing-key", "root-app", "synced"]
+    assert steps[0].gate and steps[1].gate and steps[2].gate
+    assert not steps[0].resumable and not steps[1].resumable
 
 
-def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    real_locate = tools.locate
     monkeypatch.setattr(tools, "docker_engine", lambda repo: Path("/usr/bin/docker"))
-    monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else Path(f"/usr/bin/{name}"))
+    monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else real_locate(name))
+    monkeypatch.setattr(tools, "project_bin", lambda repo: tmp_path / "bin")
+    # bootstrap downloads the pinned kind; no_internet_downloads sends it to a loopback port
+    # with no listener, which is what an unreachable URL looks like.
     target = resolve("kind")
     with pytest.raises(GitOpsError) as info:
         bootstrap.bootstrap(REPO, target, bootstrap.Options(progress=lambda _: None))
     message = str(info.value)
-    assert message.startswith("kind is not installed; kind 0.33.0 is needed: download https://")
+    assert message.startswith("could not download https://github.com/kubernetes-sigs/kind/releases/")
+    assert "(connection failed)" in message
     assert message.count(". ") == 0 and message.endswith(".")
+    assert not (tmp_path / "bin").exists()
 
 
 def test_existing_context_needs_only_kubectl() -> None:
     probes = bootstrap.prerequisites(REPO, resolve("kind", context="prod-eu"))
     assert len(probes) == 1
-    assert len(bootstrap.prerequisites(REPO, resolve("kind"))) == 3
+    assert len(bootstrap.prerequisites(REPO, resolve("kind"))) == 2  # docker, kubectl; kind is downloaded
+    assert bootstrap.downloaded_tools(resolve("kind")) == ("kind",)
+    assert bootstrap.downloaded_tools(resolve("kind", context="prod-eu")) == ()
 
 
 def test_argocd_pin_from_versions() -> None:
@@ -267,3 +288,53 @@ def test_argocd_check_wants_the_pinned_version_rolled_out() -> None:
     server["spec"]["template"]["spec"]["containers"][0]["image"] = "quay.io/argoproj/argocd:v0.1.0"
     port.seed(server)
     assert not argocd.check()
+
+
+# --- the plan of the new steps: tools fetched for the user, Application health before root ---
+
+
+def test_plan_lists_the_tools_step_todo_with_what_it_will_download(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    real_locate = tools.locate
+    monkeypatch.setattr(tools, "docker_engine", lambda repo: Path("/usr/bin/docker"))
+    monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else real_locate(name))
+    monkeypatch.setattr(tools, "project_bin", lambda repo: tmp_path / "bin")
+    steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(progress=print))
+    lines = bootstrap.format_plan(bootstrap.plan(steps)).splitlines()
+    assert lines[0].startswith(" 1. prerequisites  done  docker and kubectl at the pinned versions")
+    url = "https://github.com/kubernetes-sigs/kind/releases/download/v0.33.0/kind-linux-amd64"
+    assert lines[1] == (" 2. tools          todo  kind at the pinned version, else downloaded into "
+                        ".tools/bin (sha256 checked)  (kind is not installed; kind 0.33.0 is needed: "
+                        f"the automation downloads it from {url} into .tools/bin when it runs.)")
+    assert lines[2].startswith(" 3. cluster        todo") and lines[2].endswith("(after tools)")
+    assert lines[6].startswith(" 7. app-health     todo  argocd-cm has the Application health check")
+    assert not (tmp_path / "bin").exists()  # planning downloads nothing
+
+
+# argocd-cm as Argo CD's install.yaml creates it: its labels and the default resource.exclusions
+# (argoproj/argo-cd manifests/base/config/argocd-cm.yaml; first entry kept).
+INSTALLED_ARGOCD_CM = {"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "argocd-cm", "namespace": "argocd",
+                                    "labels": {"app.kubernetes.io/name": "argocd-cm",
+                                               "app.kubernetes.io/part-of": "argocd"}},
+                       "data": {"resource.exclusions": "- apiGroups:\n  - ''\n  - discovery.k8s.io\n"
+                                                       "  kinds:\n  - Endpoints\n  - EndpointSlice\n"}}
+
+
+def test_app_health_step_is_todo_on_a_fresh_install_then_done_once_applied() -> None:
+    from gitops.cluster import argocd_settings
+
+    port = FakePort()
+    port.seed(INSTALLED_ARGOCD_CM)
+    steps = {s.name: s for s in bootstrap.build_steps(REPO, resolve("kind"),
+                                                      bootstrap.Options(progress=lambda _: None), port)}
+    step = steps["app-health"]
+    assert step.check is not None and step.check() is False
+    bootstrap.execute([step], progress=lambda _: None)
+    [applied] = [o for o in port.applied if o["kind"] == "ConfigMap"]
+    assert list(applied["data"]) == [argocd_settings.APPLICATION_HEALTH_KEY]  # only the key it owns
+    live = port.get("v1", "ConfigMap", "argocd-cm", "argocd")
+    assert live is not None and "resource.exclusions" in live["data"]  # the install's own data stays
+    assert step.check() is True
+    names = list(steps)
+    assert names.index("argocd") < names.index("app-health") < names.index("root-app")

@@ -31,7 +31,9 @@ def test_dry_run_prints_the_plan_without_a_cluster() -> None:
     out = result.stdout
     assert "bootstrap plan for the kind cluster (context kind-tasknote):" in out
     assert " 1. prerequisites  todo" in out and "docker is not installed" in out
-    assert " 8. synced         todo  every Application Synced and Healthy  (after prerequisites)" in out
+    assert " 2. tools          todo  kind at the pinned version, else downloaded into .tools/bin" in out
+    assert " 7. app-health     todo  argocd-cm has the Application health check" in out
+    assert "10. synced         todo  every Application Synced and Healthy  (after prerequisites)" in out
 
 
 def test_old_cluster_option_still_works_with_a_one_line_deprecation() -> None:

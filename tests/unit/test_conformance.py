@@ -3,16 +3,20 @@ JUnit XML and the Markdown report (the steps themselves run against kind in the 
 and the lab's cluster operations over the port's test fake (tests/support/fakeport.py) seeded
 with recorded Application and Deployment objects (tests/fixtures/cluster)."""
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gitops.cluster.kind_sites import CONFORMANCE
+from gitops.cluster.target import resolve
 from gitops.core.errors import GitOpsError
 from gitops.lifecycle import conformance
 from gitops.lifecycle.lab import REVISION, Lab
 from gitops.verify import reports
 from gitops.verify.steps import Step
+from support.checkout import ROOT, this_repo
 from support.fakeport import FakePort
 
 
@@ -173,3 +177,44 @@ def test_set_image_and_undo_go_back_to_the_previous_replica_set_template() -> No
     restored = port.get("apps/v1", "Deployment", "tasknote-api", "tasknote-dev")
     assert restored is not None
     assert "pod-template-hash" not in restored["spec"]["template"]["metadata"]["labels"]
+
+
+# --- its own kind set-up, never the developer's ---------------------------------------------
+
+
+def test_conformance_runs_on_its_own_context_and_steps_match_the_readme() -> None:
+    target = conformance.site_target(CONFORMANCE)
+    assert (target.cluster, target.context, target.managed) == ("kind", "kind-tasknote-conformance", True)
+    steps, _ = conformance.default_steps(this_repo(), target, new_image="tasknote:next",
+                                         progress=lambda _: None, port=FakePort())
+    names = [step.name for step in steps]
+    assert names == ["manifests.check", "ephemeral cluster", "bootstrap", "smoke", "drift",
+                     "lab: pause auto-sync", "lab: scale to 6", "lab: set image digest",
+                     "lab: rollout status", "lab: rollout undo", "lab: resume auto-sync"]
+    readme = (ROOT / "README.md").read_text()
+    for name in names[1:]:
+        assert f"{name} —" in readme, f"README does not describe step {name!r}"
+
+
+def test_teardown_deletes_only_the_conformance_names() -> None:
+    deleted: list[str] = []
+
+    def gone(name: str) -> bool:
+        deleted.append(name)
+        return name != "tasknote-conformance-git"  # that one did not exist
+
+    said = conformance.teardown(this_repo(), CONFORMANCE, delete_cluster=gone, delete_container=gone)
+    assert deleted == ["tasknote-conformance", "tasknote-conformance-registry", "tasknote-conformance-git"]
+    assert said == "deleted cluster tasknote-conformance, container tasknote-conformance-registry"
+
+
+def test_a_site_naming_the_developers_cluster_is_refused_before_anything_runs() -> None:
+    deleted: list[str] = []
+    mine = dataclasses.replace(CONFORMANCE, cluster="tasknote")
+    with pytest.raises(GitOpsError, match="must not touch the developer's kind set-up"):
+        conformance.teardown(this_repo(), mine, delete_cluster=deleted.append,  # type: ignore[arg-type]
+                             delete_container=deleted.append)  # type: ignore[arg-type]
+    with pytest.raises(GitOpsError, match="must not touch"):
+        conformance.run_default(this_repo(), resolve("kind"), Path("/nonexistent"), site=mine,
+                                progress=lambda _: None)
+    assert deleted == []

@@ -19,6 +19,7 @@ from gitops.core.repo import Repo
 from gitops.secrets import crypto, sealing
 from support import sealing_testlib as lib
 from support.checkout import ROOT, this_repo
+from support.ports import free_port
 
 PLAINTEXT = "correct-horse-battery-staple-42"
 
@@ -197,10 +198,16 @@ def test_kubeseal_gets_plaintext_on_stdin_never_in_argv(repo, pair, monkeypatch)
 
 def test_engine_kubeseal_without_kubeseal_is_one_sentence(repo, monkeypatch) -> None:
     monkeypatch.setattr(tools, "locate", lambda name: None)
+    # The pinned kubeseal is downloaded when asked for; here the download meets a loopback port
+    # with no listener (a test never reaches GitHub), as an unreachable URL would.
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "")
     before = lib.checksums(repo)
-    with pytest.raises(GitOpsError, match=re.escape("kubeseal is not installed; kubeseal 0.33.1 is needed")):
+    with pytest.raises(GitOpsError, match=re.escape("could not download https://github.com/bitnami-labs/")):
         sealing.seal("dev", "x", {"A": b"1"}, repo=checkout(repo), engine="kubeseal")
-    assert lib.checksums(repo) == before
+    assert lib.checksums(repo) == before and not (repo / ".tools").exists()
 
 
 # --- the real command line ------------------------------------------------------------------

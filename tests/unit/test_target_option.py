@@ -10,6 +10,7 @@ from gitops.cluster.target import Target, resolve
 from gitops.core import run
 from gitops.core.errors import GitOpsError
 from gitops.tasks._targets import choose
+from gitops.tasks.secrets import tree
 from support.checkout import ROOT
 
 
@@ -59,3 +60,20 @@ def test_secrets_task_with_a_bare_old_context_option_says_what_to_type() -> None
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "deprecated: --cluster/--context will go away; use --target context:gone"
     assert lines[1].startswith("error: kubeconfig context 'gone' is not usable") and len(lines) == 2
+
+
+def test_tree_only_secrets_tasks_take_target_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """secrets.seal and secrets.init-key contact no cluster, but name it the same way."""
+    assert tree("k3s", "") == "k3s"
+    assert tree("", "") == ""
+    assert capsys.readouterr().err == ""
+    assert tree("", "kind") == "kind"
+    assert capsys.readouterr().err == "deprecated: --cluster/--context will go away; use --target kind\n"
+    with pytest.raises(GitOpsError, match=r"names a kubeconfig context; this task only needs the tree"):
+        tree("context:vps", "")
+
+
+def test_init_key_without_a_target_is_one_sentence() -> None:
+    result = run.run([sys.executable, "-m", "invoke", "secrets.init-key"], cwd=ROOT, check=False, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: name the cluster tree with --target kind or --target k3s."

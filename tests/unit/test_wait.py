@@ -9,6 +9,7 @@ import pytest
 from gitops.core.errors import GitOpsError
 from gitops.verify import reconcile
 from support.fakeport import FakePort
+from support.recorded import application, pod
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
 
@@ -136,10 +137,69 @@ def test_observe_cluster_reads_deployments_in_destination_namespaces() -> None:
     rolling.update(apiVersion="apps/v1", kind="Deployment")
     rolling["metadata"]["namespace"] = "tasknote-dev"
     port.seed(rolling)
+    port.seed(pod("pod-running.json"))
     snapshot = reconcile.observe_cluster(port)()
     asked = [c[2] for c in port.calls if c[:2] == ("list", "Deployment")]
     assert asked == ["ingress-nginx", "kube-system", "tasknote-dev"]
+    assert [c[2] for c in port.calls if c[:2] == ("list", "Pod")] == asked
     assert [w.name for w in snapshot.workloads] == ["tasknote-api"] and not snapshot.ready
+    assert snapshot.stuck == ()
+
+
+def test_observe_cluster_diagnoses_the_pods_it_reads() -> None:
+    port = FakePort()
+    port.seed_fixture("applications-progressing.json", "argoproj.io/v1alpha1", "Application")
+    port.seed(pod("pod-image-pull-backoff.json"))
+    [stuck] = reconcile.observe_cluster(port)().stuck
+    assert (stuck.application, stuck.kind) == ("tasknote-dev", "Pod")
+    assert stuck.name == "tasknote-api-6f8d9bcw5q-x2k8p"
+
+
+# --- stopping early on what waiting cannot heal (gitops.verify.diagnose) ------------------
+
+
+def test_a_healthy_set_is_ready_and_trips_no_diagnosis() -> None:
+    snapshot = reconcile.assess(apps("healthy"), [load("deployment-ready.json")],
+                                [pod("pod-running.json"), pod("pod-first-crash.json")])
+    assert snapshot.ready and snapshot.stuck == ()
+
+
+def test_an_undecryptable_sealed_secret_stops_the_wait_after_the_grace_not_the_deadline() -> None:
+    stuck = reconcile.assess([*apps("healthy")[:-1], application("application-sealedsecret-degraded.json")])
+    clock, lines = Clock(), []
+    with pytest.raises(GitOpsError) as info:
+        reconcile.wait_until_ready(lambda: stuck, what="every Application", deadline_s=900,
+                                   progress=lines.append, interval_s=5, stuck_grace_s=60, clock=clock,
+                                   sleep=clock.sleep)
+    message = str(info.value)
+    assert clock.now == 60 and "\n" not in message
+    assert message == (
+        "stopped waiting for every Application after 60 s, as waiting will not help: Application "
+        "tasknote-dev: SealedSecret tasknote-dev/tasknote-db cannot be decrypted by this cluster's "
+        "controller: no key could decrypt secret (DATABASE_URL, POSTGRES_DB, POSTGRES_PASSWORD, "
+        "POSTGRES_USER); re-seal it with this cluster's certificate (./inv secrets.seal), or restore the "
+        "key it was sealed with (./inv bootstrap --key-backup PATH).")
+    assert sum("stuck? Application tasknote-dev: SealedSecret" in line for line in lines) == 1
+
+
+def test_a_diagnosis_that_clears_does_not_stop_the_wait() -> None:
+    pulling = reconcile.assess(apps("progressing"), [], [pod("pod-image-pull-backoff.json")])
+    sequence = [pulling, pulling, reconcile.assess(apps("progressing"), [], [pod("pod-running.json")]),
+                pulling, reconcile.assess(apps("healthy")), reconcile.assess(apps("healthy"))]
+    clock = Clock()
+    result = reconcile.wait_until_ready(lambda: sequence.pop(0), what="apps", deadline_s=900,
+                                        progress=lambda _: None, interval_s=20, stuck_grace_s=30,
+                                        clock=clock, sleep=clock.sleep)
+    assert result.ready and not sequence
+
+
+def test_a_spent_sync_stops_the_wait_with_its_reason() -> None:
+    spent = reconcile.assess([application("application-sync-failed.json")])
+    clock = Clock()
+    with pytest.raises(GitOpsError, match=r"after 30 s, as waiting will not help: Application tasknote-dev: "
+                                          r"Application tasknote-dev failed to sync revision 5f1c2a9d4e7b"):
+        reconcile.wait_until_ready(lambda: spent, what="apps", deadline_s=900, progress=lambda _: None,
+                                   interval_s=10, stuck_grace_s=30, clock=clock, sleep=clock.sleep)
 
 
 def test_rollout_done_for_deployments_and_statefulsets() -> None:

@@ -50,14 +50,60 @@ def test_a_planted_tag_only_uses_fails() -> None:
     assert unpinned(workflow) == ["actions/cache@v4", short_sha]
 
 
-def test_nightly_uploads_the_report_and_pins_kind_from_versions() -> None:
-    text = (ROOT / ".github" / "workflows" / "nightly.yaml").read_text()
-    workflow = yaml.safe_load(text)
-    steps = workflow["jobs"]["conformance"]["steps"]
-    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["if"] == "always()" and upload["with"]["path"] == "reports/conformance/"
-    assert 'version_of("tools", "kind", "sha256")' in text and "sha256sum -c" in text
-    assert any("./inv conformance" in s.get("run", "") for s in steps)
+NIGHTLY = ROOT / ".github" / "workflows" / "nightly.yaml"
+
+
+def step_running(steps: list[dict[str, Any]], command: str) -> dict[str, Any] | None:
+    return next((s for s in steps if command in s.get("run", "")), None)
+
+
+def nightly_problems(text: str) -> list[str]:
+    """What issue 13 requires of the nightly, one phrase per violation."""
+    steps: list[dict[str, Any]] = yaml.safe_load(text)["jobs"]["conformance"]["steps"]
+    problems = []
+    if "secrets." in text or "${{" in text:
+        problems.append("uses secrets or expressions")
+    if "curl" in text or "sha256sum" in text:
+        problems.append("installs a tool by hand")  # bootstrap fetches the pinned kind itself
+    if any("cluster.delete" in s.get("run", "") for s in steps):
+        problems.append("deletes the developer's cluster")
+    conformance = step_running(steps, "./inv conformance --keep")
+    e2e = step_running(steps, "pytest -m e2e")
+    teardown = step_running(steps, "./inv conformance --teardown")
+    upload = next((s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")), None)
+    if conformance is None or "if" in conformance:
+        problems.append("no unconditional ./inv conformance --keep")
+    for name, step in (("e2e", e2e), ("teardown", teardown), ("upload", upload)):
+        if step is None or step.get("if") != "always()":
+            problems.append(f"{name} does not run always()")
+    if None not in (conformance, e2e, teardown, upload) and not (
+            steps.index(conformance) < steps.index(e2e) < steps.index(teardown) < steps.index(upload)):
+        problems.append("steps out of order")
+    if upload is not None and upload.get("with", {}).get("path") != "reports/conformance/":
+        problems.append("uploads something else than reports/conformance/")
+    if e2e is not None and '--junitxml="$REPORT_DIR/e2e-junit.xml"' not in e2e["run"]:
+        problems.append("e2e report not written beside the conformance report")
+    return problems
+
+
+def test_nightly_meets_issue_13() -> None:
+    assert nightly_problems(NIGHTLY.read_text()) == []
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda t: t.replace("        if: always()\n        run: .venv/bin/pytest",
+                         "        run: .venv/bin/pytest"), "e2e does not run always()"),
+    (lambda t: t.replace("./inv conformance --teardown", "./inv cluster.delete"),
+     "deletes the developer's cluster"),
+    (lambda t: t.replace("run: ./inv --list >/dev/null", "run: curl -fsSLo kind https://x/kind"),
+     "installs a tool by hand"),
+    (lambda t: t.replace("REPORT_DIR: reports/conformance", "GH_TOKEN: ${{ secrets.GITHUB_TOKEN }}"),
+     "uses secrets or expressions"),
+])
+def test_a_planted_violation_is_caught(edit: Any, problem: str) -> None:
+    text = edit(NIGHTLY.read_text())
+    assert text != NIGHTLY.read_text()
+    assert problem in nightly_problems(text)
 
 
 def test_release_workflow_builds_pushes_and_bumps_dev_through_inv() -> None:

@@ -3,15 +3,13 @@ adopt its kubeconfig (mode 0600, outside the repo), or remove it again."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tempfile
 from pathlib import Path
 
-import requests
-
 from gitops.cluster.target import K3S_CONTEXT, k3s_kubeconfig_path
 from gitops.core import files, run
+from gitops.core.download import fetch_verified
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
 
@@ -38,22 +36,6 @@ def ssh(host: str, *remote: str, input_text: str | None = None, timeout: float =
     # BatchMode: never hang on a password prompt; the user's ssh-agent or key must work.
     return run.run(["ssh", "-o", "BatchMode=yes", host, *remote], input_text=input_text,
                    timeout=timeout)
-
-
-def fetch_verified(url: str, sha256: str, dest: Path) -> Path:
-    """Download url to dest, refusing it unless its sha256 is the pinned one."""
-    digest = hashlib.sha256()
-    with requests.get(url, stream=True, timeout=60) as response:
-        response.raise_for_status()
-        with dest.open("wb") as handle:
-            for chunk in response.iter_content(1 << 20):
-                digest.update(chunk)
-                handle.write(chunk)
-    if digest.hexdigest() != sha256:
-        dest.unlink(missing_ok=True)
-        raise GitOpsError(f"{url} has sha256 {digest.hexdigest()}, not the pinned {sha256}; "
-                          "check versions.yaml tools.k3s.")
-    return dest
 
 
 def install(repo: Repo, host: str) -> Path:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from gitops.cluster.kind_sites import KindSite, kind_config
 from gitops.cluster.target import KIND_CLUSTER_NAME
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
@@ -32,11 +34,12 @@ def create_argv(kind: Path, name: str, config_path: Path, node_image: str) -> li
             "--image", node_image, "--wait", "120s"]
 
 
-def create(repo: Repo, name: str = KIND_CLUSTER_NAME) -> str:
+def create(repo: Repo, name: str = KIND_CLUSTER_NAME, *, config_path: Path | None = None) -> str:
     """Create the cluster unless it exists; returns its kubeconfig context.
 
     An existing cluster is recovered instead: its node containers are started (they stay
     stopped after a reboot or a Docker restart) and its context is exported again.
+    `config_path` replaces clusters/kind/kind-config.yaml (conformance's copy without host ports).
     """
     kind = tools.require("kind", repo)
     if exists(repo, name):
@@ -47,8 +50,20 @@ def create(repo: Repo, name: str = KIND_CLUSTER_NAME) -> str:
         node_image = str(repo.version_of("kind", "node_image"))
         if "@sha256:" not in node_image:
             raise GitOpsError(f"versions.yaml kind.node_image {node_image!r} has no digest; pin it.")
-        run.stream(create_argv(kind, name, config_file(repo), node_image), timeout=900)
+        run.stream(create_argv(kind, name, config_path or config_file(repo), node_image), timeout=900)
     return f"kind-{name}"
+
+
+def create_site(repo: Repo, site: KindSite) -> str:
+    """Create (or recover) a site's cluster from clusters/kind/kind-config.yaml as that site
+    needs it: as written for the developer's, without host port mappings for conformance's."""
+    if site.host_ports:
+        return create(repo, site.cluster)
+    text = kind_config(config_file(repo).read_text(encoding="utf-8"), site)
+    with tempfile.TemporaryDirectory(prefix="tasknote-kind-") as folder:
+        path = Path(folder) / "kind-config.yaml"
+        path.write_text(text, encoding="utf-8")
+        return create(repo, site.cluster, config_path=path)
 
 
 def delete(repo: Repo, name: str = KIND_CLUSTER_NAME) -> bool:
@@ -109,45 +124,50 @@ def nodes(repo: Repo, name: str = KIND_CLUSTER_NAME) -> list[str]:
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def registry_ready(repo: Repo, name: str = KIND_CLUSTER_NAME) -> bool:
+def registry_ready(repo: Repo, name: str = KIND_CLUSTER_NAME, *, container: str = REGISTRY_CONTAINER) -> bool:
     docker = tools.require("docker", repo)
     state = run.run([str(docker), "inspect", "-f", "{{.State.Running}} {{json .NetworkSettings.Networks}}",
-                     REGISTRY_CONTAINER], check=False, timeout=30)
+                     container], check=False, timeout=30)
     if state.returncode != 0 or not state.stdout.startswith("true") or '"kind"' not in state.stdout:
         return False
     path = f"/etc/containerd/certs.d/{REGISTRY_HOST}/hosts.toml"
     for node in nodes(repo, name):
         seen = run.run([str(docker), "exec", node, "cat", path], check=False, timeout=30)
-        if seen.stdout != registry_hosts_toml():
+        if seen.stdout != registry_hosts_toml(container):
             return False
     return True
 
 
-def ensure_registry(repo: Repo, name: str = KIND_CLUSTER_NAME) -> None:
-    """Start the registry (127.0.0.1 only), join it to the kind network, point every node at it."""
+def ensure_registry(repo: Repo, name: str = KIND_CLUSTER_NAME, *, container: str = REGISTRY_CONTAINER,
+                    port: int = 5001) -> None:
+    """Start the registry (127.0.0.1:port only), join it to the kind network, point every node's
+    localhost:5001 at it (the name the manifests use, whatever the host port)."""
     docker = str(tools.require("docker", repo))
-    state = run.run([docker, "inspect", "-f", "{{.State.Running}}", REGISTRY_CONTAINER], check=False,
-                    timeout=30)
+    state = run.run([docker, "inspect", "-f", "{{.State.Running}}", container], check=False, timeout=30)
     if state.returncode != 0:
-        port = REGISTRY_HOST.split(":")[1]
         run.run([docker, "run", "-d", "--restart=always", "-p", f"127.0.0.1:{port}:5000",
-                 "--name", REGISTRY_CONTAINER, REGISTRY_IMAGE], timeout=120)
+                 "--name", container, REGISTRY_IMAGE], timeout=120)
     elif state.stdout.strip() != "true":
-        run.run([docker, "start", REGISTRY_CONTAINER], timeout=60)
-    networks = run.run([docker, "inspect", "-f", "{{json .NetworkSettings.Networks}}", REGISTRY_CONTAINER],
+        run.run([docker, "start", container], timeout=60)
+    networks = run.run([docker, "inspect", "-f", "{{json .NetworkSettings.Networks}}", container],
                        timeout=30).stdout
     if '"kind"' not in networks:
-        run.run([docker, "network", "connect", "kind", REGISTRY_CONTAINER], timeout=30)
+        run.run([docker, "network", "connect", "kind", container], timeout=30)
     folder = f"/etc/containerd/certs.d/{REGISTRY_HOST}"
     for node in nodes(repo, name):
         run.run([docker, "exec", node, "mkdir", "-p", folder], timeout=30)
-        run.run([docker, "exec", "-i", node, "tee", f"{folder}/hosts.toml"], input_text=registry_hosts_toml(),
-                timeout=30)
+        run.run([docker, "exec", "-i", node, "tee", f"{folder}/hosts.toml"],
+                input_text=registry_hosts_toml(container), timeout=30)
 
 
-def delete_registry(repo: Repo) -> bool:
+def delete_registry(repo: Repo, container: str = REGISTRY_CONTAINER) -> bool:
+    return delete_container(repo, container)
+
+
+def delete_container(repo: Repo, container: str) -> bool:
+    """Remove a container this automation started (registry, Git server); False if there was none."""
     docker = str(tools.require("docker", repo))
-    result = run.run([docker, "rm", "-f", REGISTRY_CONTAINER], check=False, timeout=60)
+    result = run.run([docker, "rm", "-f", container], check=False, timeout=60)
     return result.returncode == 0
 
 
@@ -160,16 +180,17 @@ def local_reference(image: str, host: str = REGISTRY_HOST) -> str:
     return f"{host}/{name}" if ":" in name.rsplit("/", 1)[-1] else f"{host}/{name}:latest"
 
 
-def push_local(repo: Repo, image: str) -> str:
-    """Push a local image to the kind registry and return it by digest, as a release would."""
+def push_local(repo: Repo, image: str, push_host: str = REGISTRY_HOST) -> str:
+    """Push a local image to a kind registry and return it by digest, as a release would, under
+    the name the nodes pull it by (localhost:5001, whichever host port it was pushed to)."""
     docker = str(tools.require("docker", repo))
-    ref = local_reference(image)
+    ref = local_reference(image, push_host)
     run.run([docker, "tag", image, ref], timeout=60)
     run.run([docker, "push", ref], timeout=600)
     digests = run.run([docker, "image", "inspect", "-f", "{{json .RepoDigests}}", ref], timeout=60).stdout
     repository = ref.rsplit(":", 1)[0]
     for entry in json.loads(digests or "[]"):
         if str(entry).startswith(f"{repository}@sha256:"):
-            return str(entry)
+            return REGISTRY_HOST + str(entry)[len(push_host):]
     raise GitOpsError(f"docker reports no digest for {ref} after the push; "
-                      f"check the registry at {REGISTRY_HOST}.")
+                      f"check the registry at {push_host}.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops.core import run
+from gitops.core import run, tool_install
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
 
@@ -39,6 +39,8 @@ VERSION_PROBES: dict[str, tuple[tuple[str, ...], str]] = {
 def install_hint(name: str, entry: dict[str, Any]) -> str:
     if "pypi" in entry:
         return f"run ./inv again to install {entry['pypi']} into .venv"
+    if tool_install.downloadable(entry):
+        return f"the automation downloads it from {entry['url']} into .tools/bin when it runs"
     if "url" in entry:
         return f"download {entry['url']} (sha256 {entry.get('sha256', '?')}) onto your PATH"
     return str(entry.get("install", f"install {name}"))
@@ -70,6 +72,11 @@ def acceptable(found: str, tool: ToolSpec) -> bool:
     return version_tuple(found) >= version_tuple(tool.pinned)
 
 
+def project_bin(repo: Repo) -> Path:
+    """Where pinned downloads go: the checkout's .tools/bin (gitignored)."""
+    return repo.root / tool_install.BIN_DIR
+
+
 def locate(name: str) -> Path | None:
     """The venv's own copy first (kubectl comes from the lock file), then PATH."""
     venv_copy = Path(sys.prefix) / "bin" / name
@@ -79,20 +86,49 @@ def locate(name: str) -> Path | None:
     return Path(found) if found else None
 
 
-def require(name: str, repo: Repo) -> Path:
-    """Return the tool's path, or raise one sentence naming the needed version and how to get it."""
+def pinned_copy(name: str, repo: Repo) -> Path | None:
+    """The copy a previous run downloaded into the checkout's .tools/bin, if any."""
+    path = project_bin(repo) / name
+    return path if path.is_file() else None
+
+
+def reported_version(path: Path, tool: ToolSpec) -> str | None:
+    result = run.run([str(path), *tool.version_argv], check=False, timeout=30)
+    return parse_version(result.stdout + result.stderr, tool.pattern)
+
+
+def download(name: str, tool: ToolSpec, want: str, repo: Repo) -> Path:
+    """Fetch the pinned build for this OS and CPU into project_bin() and check its version."""
+    entry = repo.versions.get("tools", {})[name]
+    art = tool_install.artifact(name, entry, tool_install.platform_key())
+    path = tool_install.install(art, project_bin(repo))
+    found = reported_version(path, tool)
+    if found is None or not acceptable(found, tool):
+        raise GitOpsError(f"{path} was downloaded from {art.url} but reports version {found or 'unknown'}, "
+                          f"not {want}; make versions.yaml tools.{name} url and version agree.")
+    return path
+
+
+def require(name: str, repo: Repo, *, fetch: bool = True) -> Path:
+    """Return the tool's path, or raise one sentence naming the needed version and how to get it.
+
+    A tool versions.yaml pins a download for (kind, kubeseal) is fetched into project_bin()
+    when it is missing or at another version, so a fresh machine needs nothing by hand;
+    `fetch=False` (a dry run, a plan) only reports that it would be.
+    """
     tool = spec(name, repo.versions)
     want = f"{name} {'' if tool.exact else '>= '}{tool.pinned}"
-    path = locate(name)
+    path = pinned_copy(name, repo) or locate(name)
+    found = reported_version(path, tool) if path is not None else None
+    if path is not None and found is not None and acceptable(found, tool):
+        return path
+    if fetch and tool_install.downloadable(repo.versions.get("tools", {})[name]):
+        return download(name, tool, want, repo)
     if path is None:
         raise GitOpsError(f"{name} is not installed; {want} is needed: {tool.install}.")
-    result = run.run([str(path), *tool.version_argv], check=False, timeout=30)
-    found = parse_version(result.stdout + result.stderr, tool.pattern)
-    if found is None or not acceptable(found, tool):
-        raise GitOpsError(
-            f"{path} reports version {found or 'unknown'} but {want} is needed: {tool.install}."
-        )
-    return path
+    raise GitOpsError(
+        f"{path} reports version {found or 'unknown'} but {want} is needed: {tool.install}."
+    )
 
 
 def docker_engine(repo: Repo) -> Path:

@@ -18,9 +18,10 @@ from typing import Any
 import requests
 import yaml
 
-from gitops.cluster import kind, kubeconfig
+from gitops.cluster import argocd_settings, kind, kubeconfig
+from gitops.cluster.kind_sites import DEVELOPER, KindSite
 from gitops.cluster.port import ClusterPort, Port
-from gitops.cluster.target import KIND_CLUSTER_NAME, Target
+from gitops.cluster.target import Target
 from gitops.core import config, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
@@ -58,13 +59,19 @@ def execute(steps: Sequence[Step], progress: Callable[[str], None] = print,
 
 
 def prerequisites(repo: Repo, target: Target) -> list[Callable[[], object]]:
-    """The tools this target needs, cheapest first; each raises one sentence when missing.
-    kubectl is for the port-forward (smoke, how_to_reach); the API itself is the client's."""
+    """What this target needs installed, cheapest first; each raises one sentence when missing.
+    kubectl is for the port-forward (smoke, how_to_reach); the API itself is the client's.
+    kind is not among them: the `tools` step downloads it (versions.yaml pins it per platform)."""
     checks: list[Callable[[], object]] = []
     if target.managed and target.cluster == "kind":
-        checks += [lambda: tools.docker_engine(repo), lambda: tools.require("kind", repo)]
+        checks.append(lambda: tools.docker_engine(repo))
     checks.append(lambda: tools.require("kubectl", repo))
     return checks
+
+
+def downloaded_tools(target: Target) -> tuple[str, ...]:
+    """The pinned CLIs this target needs that the automation fetches itself."""
+    return ("kind",) if target.managed and target.cluster == "kind" else ()
 
 
 def check_prerequisites(repo: Repo, target: Target) -> bool:
@@ -150,6 +157,9 @@ class Options:
     # Throw-away clusters other than our own kind one (an e2e k3s container) may get a new key.
     allow_fresh_key: bool = False
     progress: Callable[[str], None] = print
+    # Which kind cluster, registry and Git server a local kind run owns: the developer's by
+    # default; conformance passes its own (gitops.cluster.kind_sites).
+    site: KindSite = DEVELOPER
 
 
 class LazyPort:
@@ -176,20 +186,29 @@ def wait_for_rollout(port: ClusterPort, kind_name: str, name: str, namespace: st
 def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort | None = None) -> list[Step]:
     the_port = LazyPort(repo, target, port)
     say = options.progress
+    site = options.site
     local_kind = target.managed and target.cluster == "kind"
 
     def prerequisites_do() -> None:
         check_prerequisites(repo, target)
 
+    def tools_done() -> bool:
+        # fetch=False: a check (and so --dry-run) never downloads; it says it would.
+        return all(tools.require(name, repo, fetch=False) for name in downloaded_tools(target))
+
+    def tools_do() -> None:
+        for name in downloaded_tools(target):
+            tools.require(name, repo)
+
     def cluster_done() -> bool:
-        if local_kind and not kind.exists(repo):
-            raise GitOpsError(f"no kind cluster named {KIND_CLUSTER_NAME} yet")
+        if local_kind and not kind.exists(repo, site.cluster):
+            raise GitOpsError(f"no kind cluster named {site.cluster} yet")
         kubeconfig.require_reachable(repo, target)
         return True
 
     def cluster_do() -> None:
         if local_kind:
-            kind.create(repo)
+            kind.create_site(repo, site)
             # A restarted node container needs a few seconds before its API server answers.
             deadline = time.monotonic() + 90
             while not kubeconfig.reachable(repo, target) and time.monotonic() < deadline:
@@ -201,20 +220,20 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
             kubeconfig.require_reachable(repo, target)
 
     def registry_done() -> bool:
-        return not local_kind or kind.registry_ready(repo)
+        return not local_kind or kind.registry_ready(repo, site.cluster, container=site.registry_container)
 
     def registry_do() -> None:
-        kind.ensure_registry(repo)
+        kind.ensure_registry(repo, site.cluster, container=site.registry_container, port=site.registry_port)
         the_port().apply([kind.registry_configmap()])
 
     def images_done() -> bool:
         if not options.images or not local_kind:
             return True
-        present = kind.node_images(repo)
+        present = kind.node_images(repo, site.cluster)
         return all(ref.split("@", 1)[0] in present for ref in options.images)
 
     def images_do() -> None:
-        kind.load_images(repo, options.images)
+        kind.load_images(repo, options.images, site.cluster)
 
     def argocd_done() -> bool:
         version, _ = argocd_pin(repo.versions)
@@ -237,6 +256,14 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
                                 ("StatefulSet", "argocd-application-controller")):
             wait_for_rollout(port, kind_name, name, ARGOCD_NAMESPACE, deadline_s=300, progress=say)
 
+    def app_health_done() -> bool:
+        live = the_port().get("v1", "ConfigMap", argocd_settings.CONFIGMAP, ARGOCD_NAMESPACE)
+        return not argocd_settings.missing(live, argocd_settings.settings_from_file(repo.root))
+
+    def app_health_do() -> None:
+        settings = argocd_settings.settings_from_file(repo.root)
+        the_port().apply([argocd_settings.configmap(settings, ARGOCD_NAMESPACE)])
+
     def key_done() -> bool:
         active = f"{SEALING_KEY_LABEL}=active"
         return bool(the_port().list("v1", "Secret", sealed_secrets_namespace(repo), active))
@@ -244,6 +271,8 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     def key_do() -> None:
         # An explicit backup first, else the one a previous bootstrap or secrets.init-key left.
         known = keys.default_backup_path(target.cluster)
+        if site != DEVELOPER:  # conformance's throw-away cluster keeps its key apart from yours
+            known = known.with_name(f"{site.cluster}.yaml")
         backup = options.key_backup or (known if known.is_file() else None)
         if backup is not None:
             restore = options.restore_key or (
@@ -276,18 +305,24 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         wait_until_ready(observe_cluster(the_port(), ARGOCD_NAMESPACE), what="every Argo CD Application",
                          deadline_s=options.wait_deadline_s, progress=say)
 
-    tools_needed = "docker, kind and kubectl" if local_kind else "kubectl"
+    tools_needed = "docker and kubectl" if local_kind else "kubectl"
     return [
         Step("prerequisites", prerequisites_do,
              f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
              lambda: check_prerequisites(repo, target), resumable=False, gate=True),
+        Step("tools", tools_do, "kind at the pinned version, else downloaded into .tools/bin (sha256 checked)"
+             if local_kind else "no pinned downloads needed", tools_done, resumable=False, gate=True),
         # An existing context that does not answer is the user's to fix; there is nothing to resume.
         Step("cluster", cluster_do, f"cluster reachable: {target.describe()}", cluster_done, gate=True,
              resumable=target.managed),
-        Step("registry", registry_do, f"local registry {kind.REGISTRY_HOST} reachable from the nodes (kind)",
+        Step("registry", registry_do, f"local registry {site.push_host} reachable from the nodes"
+             + ("" if site.push_host == kind.REGISTRY_HOST else f" as {kind.REGISTRY_HOST}") + " (kind)",
              registry_done),
         Step("images", images_do, "local images loaded into the nodes", images_done),
         Step("argocd", argocd_do, "Argo CD installed at the pinned version", argocd_done),
+        # Before the root app, so sync waves wait for child Applications from the first sync.
+        Step("app-health", app_health_do,
+             "argocd-cm has the Application health check (waves wait for children)", app_health_done),
         Step("sealing-key", key_do, "Sealed Secrets key in place before the controller starts", key_done),
         Step("root-app", root_do, f"root application for {target.cluster} applied", root_done),
         Step("synced", synced_do, "every Application Synced and Healthy", synced_done),

@@ -61,7 +61,7 @@ def read_cluster_certificate(cluster: str, repo: Repo) -> tuple[Path, x509.Certi
     except FileNotFoundError:
         raise GitOpsError(
             f"{path.relative_to(root)} is missing; run ./inv secrets.fetch-cert --target {cluster} "
-            f"(or ./inv secrets.init-key --cluster {cluster} for a new cluster)."
+            f"(or ./inv secrets.init-key --target {cluster} for a new cluster)."
         ) from None
     return path, load_certificate(pem, str(path.relative_to(root)))
 
@@ -238,7 +238,7 @@ def check_env_cluster(env: str, cluster: str | None) -> str:
     if cluster != expected:
         raise GitOpsError(
             f"overlays/{env} is deployed to the {expected} cluster, not {cluster}; a secret sealed for "
-            f"{cluster} could not be decrypted there, so use --cluster {expected}."
+            f"{cluster} could not be decrypted there, so use --target {expected}."
         )
     return cluster
 

@@ -75,15 +75,19 @@ def smoke(c: Any, target: str = "kind", cluster_kind: str = "", env: str = "dev"
     "target": "the ephemeral cluster to create and delete: kind (the only one)",
     "cluster": DEPRECATED_CLUSTER_HELP,
     "report-dir": "where to write junit.xml and report.md (default reports/conformance)",
-    "keep": "keep the cluster after the run (for debugging)",
+    "keep": "keep its cluster, registry and Git server after the run (for the e2e tier, debugging)",
+    "teardown": "only delete conformance's own cluster, registry and Git server (never `tasknote`)",
 })
 def conformance(c: Any, target: str = "", cluster: str = "", report_dir: str = "",
-                keep: bool = False) -> None:
-    """The nightly pipeline: validate, bootstrap, smoke, drift, scale, rollout, rollback; report."""
+                keep: bool = False, teardown: bool = False) -> None:
+    """The nightly pipeline on its own kind cluster: validate, bootstrap, smoke, drift, lab; report."""
     from gitops.core.repo import Repo
     from gitops.lifecycle import conformance as pipeline
 
     repo = Repo.discover()
+    if teardown:
+        print(f"conformance teardown: {pipeline.teardown(repo)}")
+        return
     chosen = choose(target, cluster=cluster, default="kind")
     out = Path(report_dir) if report_dir else repo.reports / "conformance"
     result = pipeline.run_default(repo, chosen, out, keep=keep)

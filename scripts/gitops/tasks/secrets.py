@@ -27,6 +27,18 @@ if TYPE_CHECKING:
 # and the other namespaces should not pay for them.
 
 
+def tree(target: str, cluster: str) -> str:
+    """kind or k3s from --target (or the deprecated --cluster): tasks that only read or write a
+    cluster's tree in Git, and contact no cluster, still take the one vocabulary."""
+    if not (target or cluster):
+        return ""
+    chosen = choose(target, cluster=cluster)
+    if not chosen.managed:
+        raise GitOpsError(f"{target} names a kubeconfig context; this task only needs the tree, so use "
+                          "--target kind or --target k3s.")
+    return chosen.cluster
+
+
 def terminal() -> inputs.Terminal:
     """The real stdin, hidden prompt and stderr, for the secrets.values readers."""
     from gitops.secrets import inputs
@@ -43,8 +55,9 @@ def terminal() -> inputs.Terminal:
     help={
         "env": "environment whose overlay receives the SealedSecret: dev, staging or prod",
         "name": "name of the Secret the controller will create (a Kubernetes name)",
-        "cluster": "cluster whose certificate seals it (default: the environment's: dev=kind, "
-        "staging/prod=k3s)",
+        "target": "kind or k3s: the cluster whose committed certificate seals it (default: the "
+        "environment's: dev=kind, staging/prod=k3s); nothing is contacted",
+        "cluster": DEPRECATED_CLUSTER_HELP,
         "type": "Opaque (default), docker-registry (kubernetes.io/dockerconfigjson) or tls "
         "(kubernetes.io/tls); the full type names work too",
         "from-literal": "KEY: prompted for without echo (or one line of piped stdin per KEY). "
@@ -69,6 +82,7 @@ def seal(
     c: Any,
     env: str,
     name: str,
+    target: str = "",
     cluster: str = "",
     type: str = "Opaque",  # the flag is --type, as kubectl's
     from_literal: list[str] | None = None,
@@ -93,6 +107,7 @@ def seal(
                                           docker_username, docker_email, cert, key))
     # Refuse a typo in the target before anyone types a password.
     repo = Repo.discover()
+    cluster = tree(target, cluster)
     sealing.check_env_cluster(env, cluster or None)
     inputs.check_name(name)
     crypto.check_scope(scope)
@@ -108,7 +123,9 @@ def seal(
 
 @task(
     help={
-        "cluster": "kind or k3s",
+        "target": "kind or k3s: the cluster tree whose certificate is written (clusters/<target>/); "
+        "nothing is contacted",
+        "cluster": DEPRECATED_CLUSTER_HELP,
         "backup": "where the private key backup goes (outside the repository; default "
         "~/.config/tasknote/sealed-secrets/<cluster>.yaml)",
         "replace": "replace an existing committed certificate (its SealedSecrets become unreadable "
@@ -118,14 +135,18 @@ def seal(
         "(default on)",
     }
 )
-def init_key(c: Any, cluster: str, backup: str = "", replace: bool = False, seal_db: bool = True) -> None:
+def init_key(c: Any, target: str = "", cluster: str = "", backup: str = "", replace: bool = False,
+             seal_db: bool = True) -> None:
     """Make a new sealing key for a new cluster: private key backup outside the repo, public cert in it."""
     from gitops.core.repo import Repo
     from gitops.secrets import keys, sealing
 
     repo = Repo.discover()
-    target = Path(backup) if backup else keys.default_backup_path(cluster)
-    result = keys.init_key(cluster, target, repo, replace=replace)
+    cluster = tree(target, cluster)
+    if not cluster:
+        raise GitOpsError("name the cluster tree with --target kind or --target k3s.")
+    backup_file = Path(backup) if backup else keys.default_backup_path(cluster)
+    result = keys.init_key(cluster, backup_file, repo, replace=replace)
     print(f"wrote {result.cert_file.relative_to(repo.root)} (sha256 {result.fingerprint})")
     print(f"wrote the PRIVATE key backup to {result.backup} (mode 0600). {keys.BACKUP_WARNING}")
     if seal_db:

@@ -1,4 +1,6 @@
-"""Wait for Argo CD Applications and their workloads to be Synced and Healthy, with progress.
+"""Wait for Argo CD Applications and their workloads to be Synced and Healthy, with progress,
+and stop early, with the reason, when something is stuck in a state waiting cannot heal
+(gitops.verify.diagnose).
 
 The assessment is pure (JSON objects in, statuses out) so it is tested against recorded API
 objects; only `observe_cluster` talks to a real API server.
@@ -13,6 +15,7 @@ from typing import Any
 
 from gitops.cluster.port import ClusterPort
 from gitops.core.errors import GitOpsError
+from gitops.verify.diagnose import Diagnosis, Seen, diagnose, persisting
 
 ARGO_API = "argoproj.io/v1alpha1"
 
@@ -48,6 +51,7 @@ class Snapshot:
     apps: tuple[AppStatus, ...]
     workloads: tuple[WorkloadStatus, ...] = ()
     missing: tuple[str, ...] = field(default=())
+    stuck: tuple[Diagnosis, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -116,13 +120,15 @@ def deployment_status(deployment: Obj) -> WorkloadStatus:
                           ready, message, done)
 
 
-def assess(apps: Iterable[Obj], deployments: Iterable[Obj] = ()) -> Snapshot:
+def assess(apps: Iterable[Obj], deployments: Iterable[Obj] = (), pods: Iterable[Obj] = ()) -> Snapshot:
     """Every Application, and every child an app-of-apps says it manages, must be present."""
+    apps = list(apps)
     statuses = tuple(sorted((app_status(a) for a in apps), key=lambda s: s.name))
     present = {s.name for s in statuses}
     wanted = {child for s in statuses for child in s.children}
     missing = tuple(sorted(wanted - present))
-    return Snapshot(statuses, tuple(deployment_status(d) for d in deployments), missing)
+    return Snapshot(statuses, tuple(deployment_status(d) for d in deployments), missing,
+                    diagnose(apps, pods))
 
 
 def progress_lines(snapshot: Snapshot, elapsed_s: float) -> list[str]:
@@ -134,7 +140,14 @@ def progress_lines(snapshot: Snapshot, elapsed_s: float) -> list[str]:
     return lines
 
 
+def stuck_error(diagnosis: Diagnosis, what: str, elapsed_s: float) -> GitOpsError:
+    return GitOpsError(f"stopped waiting for {what} after {elapsed_s:.0f} s, as waiting will not help: "
+                       f"{diagnosis.sentence()}")
+
+
 def timeout_error(snapshot: Snapshot | None, what: str, deadline_s: float) -> GitOpsError:
+    if snapshot is not None and snapshot.stuck:
+        return GitOpsError(f"{what} not ready after {deadline_s:g} s: {snapshot.stuck[0].sentence()}")
     if snapshot is None or (not snapshot.apps and not snapshot.workloads):
         return GitOpsError(f"no Argo CD Application appeared within {deadline_s:g} s while waiting for "
                            f"{what}; check that the root application was applied (./inv bootstrap).")
@@ -152,22 +165,31 @@ def wait_until_ready(
     interval_s: float = 5,
     settle_polls: int = 2,
     heartbeat_s: float = 30,
+    stuck_grace_s: float = 60,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Snapshot:
     """Poll until ready on `settle_polls` consecutive polls (an app-of-apps is briefly
     Healthy before its children exist), printing the table when it changes and a
-    heartbeat otherwise; raise one sentence naming the first blocker at the deadline."""
+    heartbeat otherwise; raise one sentence naming the first blocker at the deadline, or
+    earlier, naming the object and cause, when a diagnosis held for `stuck_grace_s`."""
     start = clock()
     progress(f"waiting up to {deadline_s:g} s for {what}")
     shown: list[str] | None = None
     last_shown_at = start
     streak = 0
     snapshot: Snapshot | None = None
+    seen: Seen = {}
     while True:
         snapshot = observe()
         now = clock()
         elapsed = now - start
+        for diagnosis in snapshot.stuck:
+            if diagnosis.key not in seen:
+                progress(f"[{elapsed:5.0f}s] stuck? {diagnosis.sentence()}")
+        verdict, seen = persisting(snapshot.stuck, seen, now, stuck_grace_s)
+        if verdict is not None:
+            raise stuck_error(verdict, what, elapsed)
         table = progress_lines(snapshot, 0)
         if table != shown:
             for line in progress_lines(snapshot, elapsed):
@@ -194,7 +216,10 @@ def observe_cluster(port: ClusterPort, namespace: str = "argocd") -> Callable[[]
         namespaces = sorted({str(((a.get("spec") or {}).get("destination") or {}).get("namespace") or "")
                              for a in apps} - {"", namespace})
         deployments = [d for ns in namespaces for d in port.list("apps/v1", "Deployment", ns)]
-        return assess(apps, deployments)
+        # Pods only for the diagnoses (image pulls, crash loops); SealedSecrets need no read
+        # of their own: Argo CD reports them in the Applications' status.resources.
+        pods = [p for ns in namespaces for p in port.list("v1", "Pod", ns)]
+        return assess(apps, deployments, pods)
 
     return observe
 
