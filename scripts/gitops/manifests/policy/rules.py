@@ -93,7 +93,8 @@ RULES: tuple[Rule, ...] = (
     Rule("TN014", "credentials-from-secrets", "error",
          "Credentials written as env literals or ConfigMap values end up in Git, logs and "
          "`kubectl describe`.",
-         "take them from the sealed Secret tasknote-db with valueFrom.secretKeyRef", credential_literals),
+         "mount the sealed Secret (tasknote-db, tasknote-db-app) and name the file with NAME_FILE, or "
+         "use valueFrom.secretKeyRef", credential_literals),
     Rule("TN015", "config-from-configmap", "error",
          "Configuration hard-coded as env literals differs silently between workloads and environments; "
          "one ConfigMap per environment is the place for it.",
