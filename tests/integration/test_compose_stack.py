@@ -56,8 +56,42 @@ def test_the_password_is_in_no_container_argv(compose_stack: compose.Stack) -> N
     # db, cache, api, worker and the exited migrate: an empty list would pass the loop vacuously.
     assert len(ids) == 5, ids
     for cid in ids:
-        args = run.run(["docker", "inspect", "--format", "{{json .Config.Cmd}} {{json .Args}}", cid]).stdout
-        assert password not in args
+        # Not in argv, and not in the environment either: credentials are mounted files.
+        shown = run.run(["docker", "inspect", "--format",
+                         "{{json .Config.Cmd}} {{json .Args}} {{json .Config.Env}}", cid]).stdout
+        assert password not in shown
+        assert "@db:5432" not in shown and "@cache:6379" not in shown
+
+
+def psql(stack: compose.Stack, role: str, statement: str) -> run.Result:
+    """A statement as `role` over the db container's local socket (trusted there)."""
+    return compose.compose(stack, "exec", "-T", "db", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                           "-U", role, "-d", "tasknote", "-c", statement, check=False, timeout=60)
+
+
+def test_the_app_connects_as_a_role_that_is_no_superuser_and_cannot_create_tables(
+        compose_stack: compose.Stack) -> None:
+    # Whom the running api and worker are connected as, from the server's own view.
+    sessions = psql(compose_stack, "tasknote",
+                    "SELECT DISTINCT a.usename, r.rolsuper FROM pg_stat_activity a"
+                    " JOIN pg_roles r ON r.rolname = a.usename"
+                    " WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()")
+    assert sessions.returncode == 0, sessions.stderr
+    assert sessions.stdout.split() == [f"{compose.APP_DB_USER}|f"]
+    create = psql(compose_stack, compose.APP_DB_USER, "CREATE TABLE intruder (id int)")
+    assert create.returncode != 0
+    assert "permission denied for schema public" in create.stderr
+    # ... while the DML it needs works (and is rolled back).
+    dml = psql(compose_stack, compose.APP_DB_USER,
+               "BEGIN; INSERT INTO tasks (id, title) VALUES (gen_random_uuid(), 'x'); ROLLBACK")
+    assert dml.returncode == 0, dml.stderr
+
+
+def test_redis_refuses_anonymous_clients(compose_stack: compose.Stack) -> None:
+    anonymous = compose.compose(compose_stack, "exec", "-T", "cache", "redis-cli", "ping", check=False,
+                                timeout=30)
+    said = anonymous.stdout + anonymous.stderr
+    assert "PONG" not in said and ("NOAUTH" in said or "NOPERM" in said), said
 
 
 def test_the_smoke_suite_passes_against_the_stack(compose_stack: compose.Stack,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops.cluster import gitserver
+from gitops.cluster import argocd_manifest, gitserver
 from gitops.cluster.target import resolve
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
@@ -174,22 +174,18 @@ def test_existing_context_needs_only_kubectl() -> None:
     assert bootstrap.downloaded_tools(resolve("kind", context="prod-eu")) == ()
 
 
-def test_argocd_pin_from_versions() -> None:
+def test_argocd_version_from_versions() -> None:
     pinned = str(REPO.version_of("platform", "argocd", "version")).lstrip("v")
-    assert bootstrap.argocd_pin(REPO.versions)[0] == pinned
-    version, url = bootstrap.argocd_pin({"platform": {"argocd": {"version": "v3.2.1"}}})
-    assert version == "3.2.1"
-    assert url == "https://raw.githubusercontent.com/argoproj/argo-cd/v3.2.1/manifests/install.yaml"
-    custom = {"platform": {"argocd": {"version": "3.2.1", "install_url": "https://x/i.yaml"}}}
-    assert bootstrap.argocd_pin(custom)[1] == "https://x/i.yaml"
+    assert argocd_manifest.version_of(REPO.versions) == pinned
+    assert argocd_manifest.version_of({"platform": {"argocd": {"version": "v3.2.1"}}}) == "3.2.1"
     with pytest.raises(GitOpsError, match=r"platform\.argocd\.version"):
-        bootstrap.argocd_pin({"platform": {}})
+        argocd_manifest.version_of({"platform": {}})
 
 
 def test_image_version_match() -> None:
-    assert bootstrap.image_has_version("quay.io/argoproj/argocd:v3.2.1", "3.2.1")
-    assert bootstrap.image_has_version("quay.io/argoproj/argocd:v3.2.1@sha256:" + "a" * 64, "3.2.1")
-    assert not bootstrap.image_has_version("quay.io/argoproj/argocd:v3.1.0", "3.2.1")
+    assert argocd_manifest.image_has_version("quay.io/argoproj/argocd:v3.2.1", "3.2.1")
+    assert argocd_manifest.image_has_version("quay.io/argoproj/argocd:v3.2.1@sha256:" + "a" * 64, "3.2.1")
+    assert not argocd_manifest.image_has_version("quay.io/argoproj/argocd:v3.1.0", "3.2.1")
 
 
 def key_step(target_cluster: str, options: bootstrap.Options, port: FakePort) -> Step:
@@ -303,7 +299,7 @@ def test_argocd_check_wants_the_pinned_version_rolled_out() -> None:
     steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(), port)
     argocd = next(s for s in steps if s.name == "argocd")
     assert argocd.check is not None and not argocd.check()
-    version = bootstrap.argocd_pin(REPO.versions)[0]
+    version = argocd_manifest.version_of(REPO.versions)
     port.seed({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
                "metadata": {"name": "applications.argoproj.io"}})
     [server] = port.seed_fixture("deployment-ready.json", "apps/v1", "Deployment")

@@ -272,3 +272,7 @@ def test_committed_sealed_secrets_match_the_contract() -> None:
         for value in db["spec"]["encryptedData"].values():
             assert struct.unpack(">H", base64.b64decode(value)[:2]) == (size,)
         assert yaml.safe_dump(db)  # plain data, no Python tags
+        # The app's own login, mounted by the api, worker and summary (migrate makes the role).
+        [app] = [d for d in docs if d["metadata"]["name"] == sealing.APP_DB_SECRET]
+        assert app["metadata"]["namespace"] == f"tasknote-{env}"
+        assert set(app["spec"]["encryptedData"]) == {"DATABASE_URL"}

@@ -88,12 +88,18 @@ def test_database_secrets_are_fresh_and_consistent(repo, pair) -> None:
     sealing.seal_database_secrets("k3s", repo=checkout(repo))
     values = {}
     for env in ("staging", "prod"):
-        [doc] = lib.sealed_docs(repo / "overlays" / env / "sealed-secrets.yaml")
+        [doc, app_doc] = lib.sealed_docs(repo / "overlays" / env / "sealed-secrets.yaml")
         values[env] = lib.unseal(key, doc)
         v = values[env]
         url = f"postgresql://{v['POSTGRES_USER'].decode()}:{v['POSTGRES_PASSWORD'].decode()}@tasknote-db:5432/"
         assert v["DATABASE_URL"].decode() == url + v["POSTGRES_DB"].decode()
         assert len(v["POSTGRES_PASSWORD"]) >= 32
+        # The app's login: another role, another password, the same database.
+        assert app_doc["metadata"]["name"] == sealing.APP_DB_SECRET
+        app_url = lib.unseal(key, app_doc)["DATABASE_URL"].decode()
+        assert app_url.startswith("postgresql://tasknote_app:")
+        assert app_url.endswith("@tasknote-db:5432/" + v["POSTGRES_DB"].decode())
+        assert v["POSTGRES_PASSWORD"].decode() not in app_url
     assert values["staging"]["POSTGRES_PASSWORD"] != values["prod"]["POSTGRES_PASSWORD"]
 
 

@@ -57,18 +57,23 @@ def test_the_password_goes_to_the_environment_never_to_argv() -> None:
     argv = s.argv("up", "-d")
     compose_file = str(ROOT / "apps" / "tasknote" / "compose.yaml")
     assert argv[:6] == ["docker", "compose", "-f", compose_file, "-p", "p1"]
-    assert s.env(generated) == {"POSTGRES_PASSWORD": generated, "TASKNOTE_STACK": "p1",
+    # No credential in compose's environment: only where the credential files are.
+    assert s.env(generated) == {"TASKNOTE_STACK": "p1", "TASKNOTE_SECRETS_DIR": "/dev/shm/tasknote-stack-p1",
                                "TASKNOTE_API_PORT": "18000", "TASKNOTE_IMAGE": "tasknote:x"}
     # The one call whose command carries the password (setting the role's): stdin, never argv.
     psql, env, stdin = compose.role_password_command(s, generated)
     assert generated not in " ".join(psql)
-    assert generated in stdin and env["POSTGRES_PASSWORD"] == generated
+    assert generated in stdin and generated not in str(env)
 
 
-def test_password_is_found_in_a_container_env() -> None:
-    assert compose.password_from_env(["PATH=/x", "POSTGRES_PASSWORD=abc=d"]) == "abc=d"
-    assert compose.password_from_env(["POSTGRES_PASSWORD="]) is None
-    assert compose.password_from_env([]) is None
+def test_credential_files_name_every_secret_the_compose_file_mounts() -> None:
+    files = compose.credential_files("own", "app", "red")
+    assert set(files) == set(compose.SECRET_FILES)
+    assert files["owner_database_url"] == "postgresql://tasknote:own@db:5432/tasknote"
+    assert files["app_database_url"] == "postgresql://tasknote_app:app@db:5432/tasknote"
+    assert files["redis_url"] == "redis://tasknote:red@cache:6379/0"
+    assert "user default off" in files["redis_conf"].splitlines()
+    assert "user tasknote on >red ~* &* +@all -@dangerous" in files["redis_conf"].splitlines()
 
 
 TOKEN = secrets.token_hex(8)  # a remote URL with a token in it, made at run time

@@ -36,7 +36,10 @@ class Clock:
 def test_healthy_applications_are_ready() -> None:
     snapshot = reconcile.assess(apps("healthy"), [load("deployment-ready.json")])
     assert snapshot.ready
-    assert snapshot.apps[0].name == "platform-ingress-nginx"
+    # Every Application the kind root renders (tests/support/argo_fixtures.py), sorted by name.
+    assert [a.name for a in snapshot.apps] == ["platform-argocd", "platform-cert-manager",
+                                               "platform-ingress-nginx", "platform-sealed-secrets",
+                                               "root-kind", "tasknote-dev"]
     assert snapshot.blockers() == []
 
 
@@ -88,7 +91,7 @@ def test_wait_prints_progress_and_returns_after_settling() -> None:
     progress_line = next(line for line in lines if "tasknote-dev" in line and "Progressing" in line)
     assert "Synced" in progress_line and "waiting for healthy state" in progress_line
     assert progress_line.startswith("[    5s]")
-    assert lines[-1].startswith("every Application: 4 Applications Synced and Healthy after 15 s")
+    assert lines[-1].startswith("every Application: 6 Applications Synced and Healthy after 15 s")
 
 
 def test_single_healthy_poll_is_not_trusted() -> None:
@@ -140,7 +143,7 @@ def test_observe_cluster_reads_deployments_in_destination_namespaces() -> None:
     port.seed(pod("pod-running.json"))
     snapshot = reconcile.observe_cluster(port)()
     asked = [c[2] for c in port.calls if c[:2] == ("list", "Deployment")]
-    assert asked == ["ingress-nginx", "kube-system", "tasknote-dev"]
+    assert asked == ["cert-manager", "ingress-nginx", "kube-system", "tasknote-dev"]
     assert [c[2] for c in port.calls if c[:2] == ("list", "Pod")] == asked
     assert [w.name for w in snapshot.workloads] == ["tasknote-api"] and not snapshot.ready
     assert snapshot.stuck == ()

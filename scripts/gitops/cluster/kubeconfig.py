@@ -25,7 +25,8 @@ def contexts(kubeconfig: Path | None = None) -> list[str]:
 def require_reachable(repo: Repo, target: Target) -> None:
     """One sentence naming the context and the fix when its API server does not answer."""
     if target.context not in contexts(target.kubeconfig):
-        fix = (f"create it with ./inv cluster.create --target {target.cluster}" if target.managed
+        host = " --host USER@HOST" if target.cluster == "k3s" else ""
+        fix = (f"create it with ./inv cluster.create --target {target.cluster}{host}" if target.managed
                else "see kubectl config get-contexts for the ones you have")
         raise GitOpsError(f"kubeconfig has no context {target.context!r}; {fix}.")
     if not reachable(repo, target):

@@ -62,16 +62,27 @@ def remote_url(repo: Path, remote: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def git_reason(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong: its first `fatal:` line (git ends
+    with advice such as "...and the repository exists.", which is no reason)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines or ["no output"])[0].rstrip(".")
+
+
 def ensure_branch_absent(repo: Path, branch: str, remote: str | None) -> None:
     check_branch_name(branch)
     if git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0:
         raise GitOpsError(f"branch {branch} already exists locally; delete it or finish that release first.")
     if remote is None:
         return
-    # The caller checked that the remote exists (release._prepare_git, before any write).
+    if remote_url(repo, remote) is None:
+        raise GitOpsError(f"the repository has no remote named {remote}; add it "
+                          f"(git remote add {remote} URL) or use --no-pr.")
     result = git(repo, "ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False, timeout=60)
     if result.returncode != 0:
-        raise GitOpsError(f"cannot reach remote {remote} ({run.tail(result.stderr, 1)}); check the network.")
+        raise GitOpsError(f"cannot reach remote {remote} ({git_reason(result.stderr)}); check its URL "
+                          f"(git remote get-url {remote}), your access and the network.")
     if result.stdout.strip():
         raise GitOpsError(
             f"branch {branch} already exists on {remote}; delete it or finish that release first.")

@@ -18,6 +18,20 @@ from gitops.core.errors import GitOpsError
 
 DEFAULT_API = "https://api.github.com"
 SLUG_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# Which token GITHUB_TOKEN holds, as the release workflow says: "workflow" for the job's own
+# GITHUB_TOKEN, anything else for a GitHub App installation token or a personal access token.
+# Events caused by the workflow's GITHUB_TOKEN start no workflow runs, so a pull request opened
+# with it gets no CI (GitHub docs, "Triggering a workflow from a workflow":
+# https://docs.github.com/en/actions/how-tos/write-workflows/choose-when-workflows-run/trigger-a-workflow).
+TOKEN_KIND_ENV = "GITHUB_TOKEN_KIND"  # noqa: S105 - a variable name, not a secret
+MANUAL_CHECKS_NOTE = (
+    "**Checks were not started.** This pull request was opened with the workflow's GITHUB_TOKEN, "
+    "and GitHub starts no workflow runs for events caused by that token. Start them by hand: close "
+    "and reopen this pull request (or push a commit to its branch). To have them start by themselves, "
+    "give the release workflow a GitHub App (variable RELEASE_APP_CLIENT_ID, secret "
+    "RELEASE_APP_PRIVATE_KEY) or a fine-grained token (secret RELEASE_PR_TOKEN): README, "
+    "\"Release pull requests and CI\"."
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,8 @@ class GitHub:
     api_url: str
     token: str
     repository: str
+    # False when the token is the workflow's own GITHUB_TOKEN: its pull requests start no checks.
+    starts_checks: bool = True
 
     def __repr__(self) -> str:
         return f"GitHub(api_url={self.api_url!r}, repository={self.repository!r}, token=<hidden>)"
@@ -48,7 +64,13 @@ def from_env(repository: str | None, env: Mapping[str, str] | None = None) -> Gi
             "cannot tell which GitHub repository to open the pull request on; "
             "pass --repo owner/name (or set GITHUB_REPOSITORY) or use --no-pr."
         )
-    return GitHub(env.get("GITHUB_API_URL") or DEFAULT_API, token, slug)
+    starts_checks = env.get(TOKEN_KIND_ENV, "").strip().lower() != "workflow"
+    return GitHub(env.get("GITHUB_API_URL") or DEFAULT_API, token, slug, starts_checks)
+
+
+def with_checks_note(gh: GitHub, body: str) -> str:
+    """The pull request body, plus how to start the checks when this token cannot."""
+    return body if gh.starts_checks else f"{MANUAL_CHECKS_NOTE}\n\n{body}"
 
 
 def open_pull_request(gh: GitHub, *, head: str, base: str, title: str, body: str,
@@ -59,7 +81,8 @@ def open_pull_request(gh: GitHub, *, head: str, base: str, title: str, body: str
         "Authorization": f"Bearer {gh.token}",
         "X-GitHub-Api-Version": "2022-11-28",
     }
-    payload = {"title": title, "head": head, "base": base, "body": body, "maintainer_can_modify": True}
+    payload = {"title": title, "head": head, "base": base, "body": with_checks_note(gh, body),
+               "maintainer_can_modify": True}
     try:
         response = (session or requests.Session()).post(url, json=payload, headers=headers, timeout=timeout_s)
     except requests.RequestException as exc:

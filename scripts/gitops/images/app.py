@@ -15,12 +15,13 @@ import os
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops.core import imageref, run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.images import base_pins
 
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL_PREFIX = "org.opencontainers.image."
@@ -46,6 +47,8 @@ class BuildSpec:
     @property
     def tags(self) -> tuple[str, ...]:
         return tuple(ref.rsplit(":", 1)[1] for ref in self.refs)
+    # BUILDER_IMAGE/RUNTIME_IMAGE overrides: only for air-gapped stand-ins (gitops.images.base_pins).
+    base_images: tuple[tuple[str, str], ...] = ()
 
 
 def app_version(pyproject: Path) -> str:
@@ -99,11 +102,17 @@ def ca_file() -> Path | None:
     return DEFAULT_CA if DEFAULT_CA.is_file() else None
 
 
+def standin_base_images() -> tuple[tuple[str, str], ...]:
+    """BUILDER_IMAGE/RUNTIME_IMAGE build arguments for the air-gapped stand-ins this machine has
+    (the Dockerfile's defaults are pinned by digest; gitops.images.base_pins says why)."""
+    return tuple(sorted(base_pins.standin_overrides(base_pins.BUILD_ARGS).items()))
+
+
 def local_spec(repo: Repo, tag: str = IMAGE_TAG, version: str = "", no_cache: bool = False) -> BuildSpec:
     """tasknote:dev (or `tag`) from the working tree, labelled with HEAD (-dirty when it differs)."""
     return BuildSpec(refs=(tag,), version=version or app_version(repo.app / "pyproject.toml"),
                      revision=git_revision(repo.root), source=git_source(repo.root), context=repo.app,
-                     ca_file=ca_file(), no_cache=no_cache)
+                     ca_file=ca_file(), no_cache=no_cache, base_images=standin_base_images())
 
 
 def release_plan(image: str, version: str, revision: str, *, context: Path, source: str = "",
@@ -125,8 +134,9 @@ def release_spec(repo: Repo, image: str, version: str, *, context: Path | None =
     context = context or repo.app
     if not (dockerfile or context / "Dockerfile").is_file():
         raise GitOpsError(f"{context} has no Dockerfile; add one or pass --context.")
-    return release_plan(image, version, git_commit(repo.root), context=context, dockerfile=dockerfile,
+    spec = release_plan(image, version, git_commit(repo.root), context=context, dockerfile=dockerfile,
                         platforms=platforms, ca=ca_file())
+    return replace(spec, base_images=standin_base_images())
 
 
 def build_argv(docker: str, spec: BuildSpec) -> list[str]:
@@ -144,6 +154,8 @@ def build_argv(docker: str, spec: BuildSpec) -> list[str]:
     if many:
         # A multi-platform result cannot be loaded into the local store: the builder pushes it.
         argv.append("--push")
+    for key, value in spec.base_images:
+        argv += ["--build-arg", f"{key}={value}"]
     if spec.no_cache:
         argv.append("--no-cache")
     if spec.dockerfile is not None:
@@ -184,6 +196,11 @@ def inspect(ref: str, build_with: str = BUILD_TASK) -> ImageInfo:
     that makes it, for the error when it is missing."""
     result = run.run(["docker", "image", "inspect", ref], check=False, timeout=30)
     if result.returncode != 0:
+        # `docker image inspect` fails the same way when the engine is down: ask the engine first.
+        engine = run.run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False, timeout=10)
+        if engine.returncode != 0 or not engine.stdout.strip():
+            raise GitOpsError("the Docker daemon is not answering; start it (sudo systemctl start docker) "
+                              "and retry.")
         raise GitOpsError(f"image {ref} is not in the local store; build it with {build_with}.")
     data = json.loads(result.stdout)[0]
     cfg = data.get("Config") or {}

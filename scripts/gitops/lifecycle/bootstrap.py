@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
-from gitops.cluster import argocd_settings, gitserver, kind, kubeconfig
+from gitops.cluster import argocd_manifest, argocd_settings, gitserver, kind, kubeconfig
 from gitops.cluster.kind_sites import DEVELOPER, KindSite
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
 from gitops.core import config, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.images import reference
 from gitops.lifecycle import localsource
 from gitops.secrets import keys
 from gitops.verify.reconcile import deployment_status, observe_cluster, rollout_done, wait_until_ready
@@ -84,19 +84,6 @@ def check_prerequisites(repo: Repo, target: Target) -> bool:
 # --- Argo CD and the root application -----------------------------------------------------
 
 
-def argocd_pin(versions: dict[str, Any]) -> tuple[str, str]:
-    """(version, install manifest URL) from versions.yaml platform.argocd."""
-    table = versions.get("platform", {}) or {}
-    entry = table.get("argocd")
-    if not isinstance(entry, dict) or "version" not in entry:
-        raise GitOpsError("versions.yaml has no platform.argocd.version; pin Argo CD there "
-                          "(./inv manifests.* owns it).")
-    version = str(entry["version"]).lstrip("v")
-    url = str(entry.get("install_url") or entry.get("url") or
-              f"https://raw.githubusercontent.com/argoproj/argo-cd/v{version}/manifests/install.yaml")
-    return version, url
-
-
 def root_manifest(repo: Repo, cluster: str) -> Path:
     return repo.argocd / "clusters" / config.check_cluster(cluster) / "root.yaml"
 
@@ -113,22 +100,6 @@ def root_application_name(repo: Repo, cluster: str) -> str:
         if doc.get("kind") == "Application":
             return str(doc["metadata"]["name"])
     raise GitOpsError(f"{root_manifest(repo, cluster).relative_to(repo.root)} holds no Application; fix it.")
-
-
-def image_has_version(image: str, version: str) -> bool:
-    tag = image.split("@", 1)[0].rsplit(":", 1)[-1]
-    return tag.lstrip("v") == version
-
-
-def fetch_install_manifest(url: str) -> list[dict[str, Any]]:
-    """The upstream install manifest's objects (what `kubectl apply -f URL` would read)."""
-    try:
-        response = requests.get(url, timeout=60)
-        response.raise_for_status()
-    except requests.RequestException as exc:
-        raise GitOpsError(f"cannot download the Argo CD install manifest {url} ({exc}); "
-                          "check the network or versions.yaml platform.argocd.install_url.") from None
-    return [d for d in yaml.safe_load_all(response.text) if isinstance(d, dict)]
 
 
 # --- the sealing key ------------------------------------------------------------------------
@@ -247,14 +218,14 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     def images_done() -> bool:
         if not options.images or not local_kind:
             return True
-        present = kind.node_images(repo, site.cluster)
-        return all(ref.split("@", 1)[0] in present for ref in options.images)
+        # containerd lists `tasknote:dev` as docker.io/library/tasknote:dev: compare canonical forms.
+        return reference.all_present(options.images, kind.node_images(repo, site.cluster))
 
     def images_do() -> None:
         kind.load_images(repo, options.images, site.cluster)
 
     def argocd_done() -> bool:
-        version, _ = argocd_pin(repo.versions)
+        version = argocd_manifest.version_of(repo.versions)
         port = the_port()
         if port.get(CRD_API, "CustomResourceDefinition", "applications.argoproj.io") is None:
             return False
@@ -262,14 +233,18 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         if server is None:
             return False
         images = [c["image"] for c in server["spec"]["template"]["spec"]["containers"]]
-        return all(image_has_version(i, version) for i in images) and deployment_status(server).ready
+        pinned = all(argocd_manifest.image_has_version(i, version) for i in images)
+        return pinned and deployment_status(server).ready
 
     def argocd_do() -> None:
-        version, url = argocd_pin(repo.versions)
+        # Pinned by content: downloaded, checked against versions.yaml's sha256, then applied
+        # from those bytes (never `-f URL`, which applies whatever the URL serves at the time).
+        pin = argocd_manifest.pin_of(repo.versions)
+        objects = argocd_manifest.objects(repo.versions)
         port = the_port()
         port.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD_NAMESPACE}}])
-        say(f"   applying Argo CD {version} from {url}")
-        port.apply(fetch_install_manifest(url), namespace=ARGOCD_NAMESPACE)
+        say(f"   applying Argo CD {pin.version} from {pin.url} (sha256 {pin.sha256[:12]}… verified)")
+        port.apply(objects, namespace=ARGOCD_NAMESPACE)
         for kind_name, name in (("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
                                 ("StatefulSet", "argocd-application-controller")):
             wait_for_rollout(port, kind_name, name, ARGOCD_NAMESPACE, deadline_s=300, progress=say)
@@ -349,7 +324,10 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
                          deadline_s=options.wait_deadline_s, progress=say)
 
     tools_needed = "docker and kubectl" if local_kind else "kubectl"
-    return [
+    # The pinned kind download, the local registry and `kind load` exist only for a kind cluster
+    # this automation runs: a k3s or existing-context plan does not list them.
+    kind_only = {"tools", "registry", "images"}
+    steps = [
         Step("prerequisites", prerequisites_do,
              f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
              lambda: check_prerequisites(repo, target), resumable=False, gate=True),
@@ -375,6 +353,7 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
              f"{source.describe()}", root_done),
         Step("synced", synced_do, "every Application Synced and Healthy", synced_done),
     ]
+    return steps if local_kind else [s for s in steps if s.name not in kind_only]
 
 
 def wait_until_synced(port: ClusterPort, *, deadline_s: float = 900,

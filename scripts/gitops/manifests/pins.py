@@ -82,7 +82,9 @@ def dockerfile_images(text: str) -> list[str]:
 def known_image_refs(versions: dict[str, Any]) -> set[str]:
     """Image references versions.yaml pins: the base images (by reference) and the
     third-party images the manifests run (by reference and by reference@digest)."""
-    refs = set((versions.get("base_images") or {}).get("images") or {})
+    base = versions.get("base_images") or {}
+    refs = set(base.get("images") or {})
+    refs |= {f"{ref}@{digest}" for ref, digest in (base.get("digests") or {}).items()}
     for entry in (versions.get("images") or {}).values():
         if isinstance(entry, dict) and "ref" in entry:
             refs.add(str(entry["ref"]))
@@ -92,29 +94,40 @@ def known_image_refs(versions: dict[str, Any]) -> set[str]:
 
 
 def check_dockerfiles(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
-    """Every image a Dockerfile builds FROM is one versions.yaml pins."""
+    """Every image a Dockerfile builds FROM is one versions.yaml pins, by digest when it records one."""
     known = known_image_refs(versions)
+    digests = dict((versions.get("base_images") or {}).get("digests") or {})
     for path in sorted(root.rglob("Dockerfile*")):
         if ".venv" in path.parts or "tests" in path.parts:
             continue
         for image in dockerfile_images(path.read_text(encoding="utf-8")):
             if image not in known:
                 yield Mismatch(rel(root, path), "base image", image, " or ".join(sorted(known)) or "(none)")
+            elif image in digests:
+                yield Mismatch(rel(root, path), "base image", image, f"{image}@{digests[image]}")
+
+
+COMPOSE_DEFAULT = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:-(.+)\}$")
 
 
 def compose_images(text: str) -> list[str]:
+    """Images of services not built here; `${VAR:-default}` stands for its default."""
     data = yaml.safe_load(text) or {}
-    return [str(svc["image"]) for svc in (data.get("services") or {}).values()
-            if isinstance(svc, dict) and "image" in svc and "build" not in svc]
+    images = [str(svc["image"]) for svc in (data.get("services") or {}).values()
+              if isinstance(svc, dict) and "image" in svc and "build" not in svc]
+    return [match.group(1) if (match := COMPOSE_DEFAULT.match(image)) else image for image in images]
 
 
 def check_compose(root: Path, versions: dict[str, Any]) -> Iterator[Mismatch]:
-    """Third-party images a compose file runs are ones versions.yaml pins."""
+    """Third-party images a compose file runs are ones versions.yaml pins, by digest when it records one."""
     known = known_image_refs(versions)
+    digests = dict((versions.get("base_images") or {}).get("digests") or {})
     for path in sorted(root.glob("apps/*/compose*.y*ml")):
         for image in compose_images(path.read_text(encoding="utf-8")):
             if image not in known:
                 yield Mismatch(rel(root, path), "service image", image, " or ".join(sorted(known)))
+            elif image in digests:
+                yield Mismatch(rel(root, path), "service image", image, f"{image}@{digests[image]}")
 
 
 def yaml_documents(path: Path) -> list[dict[str, Any]]:

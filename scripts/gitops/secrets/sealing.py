@@ -326,15 +326,27 @@ def database_values(env: str) -> dict[str, bytes]:
     return {k: v.encode() for k, v in values.items()}
 
 
+APP_DB_SECRET = "tasknote-db-app"  # noqa: S105  # pragma: allowlist secret (a Secret name)
+APP_DB_USER = "tasknote_app"
+
+
+def app_database_values(env: str) -> dict[str, bytes]:
+    """The app's own login (DML only; `tasknote migrate` makes the role from this URL)."""
+    url = f"postgresql://{APP_DB_USER}:{random_password()}@tasknote-db:5432/tasknote"
+    return {"DATABASE_URL": url.encode()}
+
+
 def environments_of(cluster: str) -> list[str]:
     config.check_cluster(cluster)
     return [env for env, c in ENV_CLUSTER.items() if c == cluster]
 
 
 def seal_database_secrets(cluster: str, repo: Repo) -> list[SealResult]:
-    """Seal fresh database credentials for every environment of the cluster."""
+    """Seal fresh database credentials (the owner's and the app's) for every environment of
+    the cluster."""
     return [
-        seal(env, DB_SECRET, database_values(env), cluster=cluster, repo=repo)
+        seal(env, name, values(env), cluster=cluster, repo=repo)
         for env in environments_of(cluster)
+        for name, values in ((DB_SECRET, database_values), (APP_DB_SECRET, app_database_values))
     ]
 

@@ -1,32 +1,42 @@
-"""The compose stack (apps/tasknote/compose.yaml): up with a generated password, down, logs.
+"""The compose stack (apps/tasknote/compose.yaml): up with generated credentials, down, logs.
 
-POSTGRES_PASSWORD reaches docker compose through its environment only (never argv, never a
-file). A stack whose db container exists keeps that container's password (read from the
-engine, held in memory); otherwise a fresh one is generated and, because an existing volume
-still holds the old one, set on the database role over the container's local socket (stdin).
+Every credential (the database owner's password and URL, the app role's URL, Redis's password
+and ACL config) is a file in a 0700 directory on /dev/shm (RAM, never the disk, never argv or
+an environment value a container shows), which compose bind-mounts read-only as secrets. A
+stack whose directory exists keeps its credentials; otherwise fresh ones are generated and,
+because an existing volume still holds the old owner password, it is set on the database role
+over the container's local socket (stdin). The app role's password is set by `tasknote
+migrate` on every start; Redis keeps nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import shutil
 import socket
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.images import app
+from gitops.images import app, base_pins
 
 DEFAULT_PROJECT = app.STACK_PROJECT
 DEFAULT_PORT = app.STACK_PORT
 DB_USER = "tasknote"
 LONG_RUNNING = ("db", "cache", "api", "worker")
 ONE_SHOT = ("migrate",)
-PASSWORD_VAR = "POSTGRES_PASSWORD"  # noqa: S105  # the variable's name, not a value
+APP_DB_USER = "tasknote_app"
+REDIS_USER = "tasknote"
+SECRETS_ROOT = Path("/dev/shm")  # noqa: S108 - RAM-backed on purpose: credentials never touch the disk
+SECRET_FILES = ("db_owner_password", "owner_database_url", "app_database_url", "redis_url", "redis_conf")
 
 
 @dataclass(frozen=True)
@@ -35,10 +45,16 @@ class Stack:
     project: str = DEFAULT_PROJECT
     port: int = DEFAULT_PORT
     image: str = app.IMAGE_TAG
+    # POSTGRES_IMAGE override for an air-gapped stand-in (gitops.images.base_pins); set by up().
+    service_images: dict[str, str] = field(default_factory=dict)
 
     @property
     def compose_file(self) -> Path:
         return self.repo.app / "compose.yaml"
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.port) <= 65535:
+            raise GitOpsError(f"--port {self.port} is not a TCP port; pass one from 1 to 65535.")
 
     @property
     def url(self) -> str:
@@ -47,10 +63,16 @@ class Stack:
     def argv(self, *args: str) -> list[str]:
         return ["docker", "compose", "-f", str(self.compose_file), "-p", self.project, *args]
 
-    def env(self, password: str) -> dict[str, str]:
-        """What the compose process gets in its environment (the file interpolates these)."""
-        return {PASSWORD_VAR: password, "TASKNOTE_STACK": self.project,
-                "TASKNOTE_API_PORT": str(self.port), "TASKNOTE_IMAGE": self.image}
+    @property
+    def secrets_dir(self) -> Path:
+        return SECRETS_ROOT / f"tasknote-stack-{self.project}"
+
+    def env(self, password: str | None = None) -> dict[str, str]:
+        """What the compose process gets in its environment (the file interpolates these); no
+        credential: those are files in secrets_dir."""
+        return {"TASKNOTE_STACK": self.project, "TASKNOTE_API_PORT": str(self.port),
+                "TASKNOTE_IMAGE": self.image, "TASKNOTE_SECRETS_DIR": str(self.secrets_dir),
+                **self.service_images}
 
 
 @dataclass(frozen=True)
@@ -101,25 +123,81 @@ def assess(services: Mapping[str, Service]) -> tuple[bool, Failure | None]:
     return done, None
 
 
-def password_from_env(lines: Sequence[str]) -> str | None:
-    prefix = PASSWORD_VAR + "="
-    return next((line[len(prefix):] for line in lines if line.startswith(prefix)), None) or None
+def credential_files(owner_password: str, app_password: str, redis_password: str) -> dict[str, str]:
+    """The content of every secret file compose mounts (pure: the passwords are given)."""
+    return {
+        "db_owner_password": owner_password,
+        "owner_database_url": f"postgresql://{DB_USER}:{owner_password}@db:5432/tasknote",
+        "app_database_url": f"postgresql://{APP_DB_USER}:{app_password}@db:5432/tasknote",
+        "redis_url": f"redis://{REDIS_USER}:{redis_password}@cache:6379/0",
+        # Redis ACL (redis.io/docs/latest/operate/oss_and_stack/management/security/acl): no
+        # anonymous default user, the app's user without the dangerous commands, and a user
+        # that may only PING for the healthcheck. protected-mode is the default, said here.
+        "redis_conf": "\n".join((
+            "protected-mode yes", 'save ""', "appendonly no",
+            "user default off",
+            f"user {REDIS_USER} on >{redis_password} ~* &* +@all -@dangerous",
+            "user healthcheck on nopass -@all +ping", "")),
+    }
+
+
+def write_credentials(directory: Path, files: Mapping[str, str]) -> None:
+    """The directory 0700 (only this user reaches the files on the host); the files 0444 so the
+    containers' own users (65532, 999) can read them through the read-only bind mounts."""
+    directory.mkdir(mode=0o700, parents=False, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for name, content in files.items():
+        tmp = directory / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.replace(tmp, directory / name)
 
 
 def existing_password(stack: Stack) -> str | None:
-    """The password the stack's db container was created with, if that container exists."""
-    ids = project_containers(stack, service="db")
-    if not ids:
+    """The owner password of the stack's credentials, if they exist."""
+    try:
+        return (stack.secrets_dir / "db_owner_password").read_text(encoding="utf-8") or None
+    except OSError:
         return None
-    env = run.run(["docker", "inspect", "--format", "{{json .Config.Env}}", ids[0]], timeout=30)
-    return password_from_env(json.loads(env.stdout))
+
+
+def ensure_credentials(stack: Stack) -> tuple[str, bool]:
+    """(owner password, whether it is new): the stack's credentials, generated when missing."""
+    password = existing_password(stack)
+    if password is not None and all((stack.secrets_dir / name).exists() for name in SECRET_FILES):
+        return password, False
+    password = secrets.token_urlsafe(24)
+    write_credentials(stack.secrets_dir, credential_files(password, secrets.token_urlsafe(24),
+                                                          secrets.token_urlsafe(24)))
+    return password, True
+
+
+def remove_credentials(stack: Stack) -> None:
+    shutil.rmtree(stack.secrets_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def interpolation_env(stack: Stack) -> Iterator[dict[str, str]]:
+    """The environment for a compose command that starts nothing (ps, logs, down): compose
+    still needs the secret files named; without the stack's own, empty placeholders do."""
+    if stack.secrets_dir.exists():
+        yield stack.env()
+        return
+    placeholder = Path(tempfile.mkdtemp(prefix="tasknote-stack-none-", dir=SECRETS_ROOT))
+    try:
+        for name in SECRET_FILES:
+            (placeholder / name).touch(mode=0o400)
+        yield {**stack.env(), "TASKNOTE_SECRETS_DIR": str(placeholder)}
+    finally:
+        shutil.rmtree(placeholder, ignore_errors=True)
 
 
 def compose(stack: Stack, *args: str, password: str | None = None, timeout: float = 300,
             check: bool = True) -> run.Result:
-    """A compose command that reads no password still needs one to interpolate the file."""
-    return run.run(stack.argv(*args), env=stack.env(password or secrets.token_urlsafe(16)),
-                   timeout=timeout, check=check)
+    """A compose command with the stack's environment (no credential in it)."""
+    with interpolation_env(stack) as env:
+        return run.run(stack.argv(*args), env=env, timeout=timeout, check=check)
 
 
 def service_states(stack: Stack, password: str | None = None) -> dict[str, Service]:
@@ -203,14 +281,14 @@ def up(stack: Stack, *, build: bool = True, timeout_s: float = 300,
     if not project_containers(stack) and not port_free(stack.port):
         raise GitOpsError(f"port {stack.port} on 127.0.0.1 is already in use; pass --port with a free one "
                           f"(and --project to run a second stack).")
+
+    stack = replace(stack, service_images=base_pins.standin_overrides(base_pins.COMPOSE_VARS))
     if build:
         progress(f"building {stack.image}")
         app.build(stack.repo, app.local_spec(stack.repo, tag=stack.image))
     else:
         app.inspect(stack.image)  # a missing image is one sentence, not a compose pull error
-    password = existing_password(stack)
-    fresh = password is None
-    password = password or secrets.token_urlsafe(24)
+    password, fresh = ensure_credentials(stack)
     if fresh:
         # The role's password lives in the volume: align it before the app services connect.
         progress("starting db and cache with a new generated password")
@@ -233,12 +311,15 @@ def down(stack: Stack, *, volumes: bool = False) -> None:
     """Stop and remove the stack's containers and network (and its database volume with volumes)."""
     tools.docker_engine(stack.repo)
     args = ["down", "--remove-orphans", "--timeout", "20", *(["--volumes"] if volumes else [])]
-    run.stream(stack.argv(*args), env=stack.env(secrets.token_urlsafe(16)), timeout=180)
+    with interpolation_env(stack) as env:
+        run.stream(stack.argv(*args), env=env, timeout=180)
+    if volumes:
+        remove_credentials(stack)  # the data they opened is gone
 
 
 def logs(stack: Stack, *, services: Sequence[str] = (), tail: int = 100, follow: bool = False) -> None:
     """Show (and with follow, keep showing) the services' logs; Ctrl-C ends a follow."""
     tools.docker_engine(stack.repo)
     args = ["logs", "--tail", str(tail), *(["--follow"] if follow else []), *services]
-    run.stream(stack.argv(*args), env=stack.env(secrets.token_urlsafe(16)),
-               timeout=7 * 24 * 3600 if follow else 120)
+    with interpolation_env(stack) as env:
+        run.stream(stack.argv(*args), env=env, timeout=7 * 24 * 3600 if follow else 120)

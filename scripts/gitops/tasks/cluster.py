@@ -32,8 +32,11 @@ def managed(target: str, cluster: str) -> str:
 
 @task(help={"target": MANAGED_HELP, "cluster": DEPRECATED_CLUSTER_HELP,
             "host": "k3s only: USER@HOST of the VPS to install the pinned k3s on over SSH",
-            "adopt": "k3s only: k3s already runs on --host; just fetch its kubeconfig"})
-def create(c: Any, target: str = "", cluster: str = "", host: str = "", adopt: bool = False) -> None:
+            "adopt": "k3s only: k3s already runs on --host; just fetch its kubeconfig",
+            "api_host": "k3s only: the name or address the kubeconfig uses for the API server "
+                        "(default: the address in --host); added to the certificate's tls-san"})
+def create(c: Any, target: str = "", cluster: str = "", host: str = "", adopt: bool = False,
+           api_host: str = "") -> None:
     """Create a kind cluster from clusters/kind, or install/adopt k3s on a VPS."""
     from gitops.cluster import k3s, kind
     from gitops.core.repo import Repo
@@ -43,7 +46,8 @@ def create(c: Any, target: str = "", cluster: str = "", host: str = "", adopt: b
         return
     if not host:
         raise GitOpsError("k3s needs --host USER@HOST (the VPS to install on or adopt).")
-    path = k3s.adopt(host) if adopt else k3s.install(Repo.discover(), host)
+    repo = Repo.discover()
+    path = k3s.adopt(repo, host, api_host) if adopt else k3s.install(repo, host, api_host)
     print(f"k3s kubeconfig written to {path} (mode 0600); export KUBECONFIG={path}")
 
 

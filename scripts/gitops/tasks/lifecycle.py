@@ -47,6 +47,10 @@ def bootstrap(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "
     from gitops.lifecycle import bootstrap as bootstrapping
 
     chosen = choose(target, cluster_kind, cluster=cluster, context=context, default="kind")
+    if key_backup and not Path(key_backup).expanduser().is_file():
+        # Checked before anything runs, dry run included: the restore is step 6 of 8.
+        raise GitOpsError(f"--key-backup {key_backup} is not a file; pass the path of a Sealed Secrets key "
+                          "backup, or leave it out.")
     options = bootstrapping.Options(
         key_backup=Path(key_backup).expanduser() if key_backup else None,
         wait_deadline_s=timeout,
@@ -61,10 +65,11 @@ def bootstrap(c: Any, target: str = "", cluster_kind: str = "", cluster: str = "
 @task(help={
     "target": f"compose or {TARGET_HELP} (default kind)",
     "cluster-kind": CLUSTER_KIND_HELP,
-    "env": "environment whose svc/tasknote-api to test on a cluster (default dev)",
+    "env": "environment whose svc/tasknote-api to test on a cluster (default: the cluster's first, "
+           "dev on kind, staging on k3s)",
     "timeout": "seconds the suite may take (default 180)",
 })
-def smoke(c: Any, target: str = "kind", cluster_kind: str = "", env: str = "dev", timeout: int = 180) -> None:
+def smoke(c: Any, target: str = "kind", cluster_kind: str = "", env: str = "", timeout: int = 180) -> None:
     """Run the smoke suite (health, ready, CRUD, upload + variants) against a target."""
     from gitops.core.repo import Repo
     from gitops.verify.smoke_targets import run_smoke

@@ -130,7 +130,8 @@ def seal(
         "~/.config/tasknote/sealed-secrets/<cluster>.yaml)",
         "replace": "replace an existing committed certificate (its SealedSecrets become unreadable "
         "for a cluster restored from the new key)",
-        "seal-db": "also seal fresh tasknote-db credentials for each environment of the cluster "
+        "seal-db": "also seal fresh tasknote-db (owner) and tasknote-db-app (app login) credentials for "
+        "each environment of the cluster "
         "(default on)",
     }
 )

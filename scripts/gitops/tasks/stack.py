@@ -25,8 +25,8 @@ PROJECT_HELP = ("compose project name, so several stacks can share one engine "
 def up(c: Any, port: int = app.STACK_PORT, project: str = app.STACK_PROJECT,
        build: bool = True, timeout: int = 300) -> None:
     """Build the image and start api, worker, db, cache and the migrate one-shot; wait until healthy.
-    POSTGRES_PASSWORD is generated (or kept from the stack's db container) and passed only through
-    the environment of docker compose."""
+    The credentials are generated (or kept from an earlier up) as files in a 0700 directory on
+    /dev/shm that compose mounts as secrets; none is in compose's environment or any argv."""
     from gitops.core.repo import Repo
     from gitops.stack import compose as domain
 
@@ -38,7 +38,8 @@ def up(c: Any, port: int = app.STACK_PORT, project: str = app.STACK_PROJECT,
 
 @task(help={
     "project": PROJECT_HELP,
-    "volumes": "also remove the database volume (all tasks and images are lost)",
+    "volumes": "also remove the database volume (all tasks and images are lost) and the stack's "
+               "generated credentials",
 })
 def down(c: Any, project: str = app.STACK_PROJECT, volumes: bool = False) -> None:
     """Stop and remove the stack's containers and network; the database volume stays unless --volumes."""

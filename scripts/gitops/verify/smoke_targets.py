@@ -9,17 +9,22 @@ argoproj/argo-cd resource_customizations/batch/CronJob/actions/create-job/action
 
 from __future__ import annotations
 
+import base64
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+
+import yaml
 
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
 from gitops.core import config
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.verify import smoke
+from gitops.verify import smoke, tls_chain
 from gitops.verify.steps import Outcome, Run
 
 Suite = Callable[..., Run]
@@ -76,21 +81,81 @@ def trigger_summary_job(port: ClusterPort, namespace: str, *, deadline_s: float 
                    "completed" if ok else f"the Job failed; see kubectl -n {namespace} logs job/{job}")
 
 
-def run_smoke(repo: Repo, target: Target | None, env: str = "dev", *, suite: Suite = smoke.run_suite,
+def cluster_environments(repo: Repo, cluster: str) -> list[str]:
+    """What clusters/<cluster>/cluster.yaml says the cluster runs (kind: dev; k3s: staging, prod)."""
+    data = yaml.safe_load((repo.cluster(cluster) / "cluster.yaml").read_text(encoding="utf-8"))
+    return [str(e) for e in (data or {}).get("environments") or []]
+
+
+def environment_for(repo: Repo, target: Target, env: str) -> str:
+    """--env, or the first environment the target's cluster tree runs; one sentence when that
+    cluster does not run the one asked for (k3s runs no dev)."""
+    runs = cluster_environments(repo, target.cluster)
+    chosen = config.check_environment(env or runs[0])
+    if chosen not in runs:
+        raise GitOpsError(f"the {target.cluster} cluster runs {' and '.join(runs)}, not {chosen}; "
+                          f"pass --env {runs[0]}.")
+    return chosen
+
+
+def require_answering(base_url: str, timeout_s: float = 3) -> None:
+    """One sentence when nothing listens at the compose stack's URL, instead of a 180 s wait."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=timeout_s):  # noqa: S310 - loopback URL
+            return
+    except urllib.error.HTTPError:
+        return  # something answers; the suite reports what is wrong with it
+    except (urllib.error.URLError, OSError):
+        raise GitOpsError(f"nothing answers at {base_url}; start the stack with ./inv stack.up "
+                          "(or set TASKNOTE_COMPOSE_URL to where it runs).") from None
+
+
+def ingress_tls(port: ClusterPort, namespace: str) -> tuple[str, str] | None:
+    """(public host, TLS Secret) of the environment's Ingress, None when it serves no TLS."""
+    ingress = port.get("networking.k8s.io/v1", "Ingress", "tasknote", namespace)
+    for entry in ((ingress or {}).get("spec") or {}).get("tls") or []:
+        if entry.get("hosts") and entry.get("secretName"):
+            return str(entry["hosts"][0]), str(entry["secretName"])
+    return None
+
+
+def tls_step(port: ClusterPort, target: Target, namespace: str) -> Outcome | None:
+    """The certificate chain as a client through the ingress sees it: on kind the host's port 443
+    maps to the ingress controller (clusters/kind/kind-config.yaml) and the trust is the
+    self-signed issuer's ca.crt from the TLS Secret (a public certificate); elsewhere the public
+    host itself, trusted by the system roots (Let's Encrypt). None when the environment serves no TLS."""
+    found = ingress_tls(port, namespace)
+    if found is None:
+        return None
+    host, secret_name = found
+    if target.cluster == "kind" and target.managed:
+        secret = port.get("v1", "Secret", secret_name, namespace) or {}
+        ca = ((secret.get("data") or {}).get("ca.crt")) or ""
+        return tls_chain.check_chain("127.0.0.1", 443, host, base64.b64decode(ca).decode() if ca else None)
+    return tls_chain.check_chain(host, 443, host)
+
+
+def run_smoke(repo: Repo, target: Target | None, env: str = "", *, suite: Suite = smoke.run_suite,
               timeout_s: float = 180, progress: Callable[[str], None] = print, remote_port: int = 80,
               summary_job: bool = False, port: ClusterPort | None = None) -> Run:
     """Run the suite against the compose stack (target None) or a cluster target; on a cluster,
     with summary_job, also run the summary CronJob once and fail if it fails."""
-    config.check_environment(env)
     if target is None:
+        config.check_environment(env or "dev")
         base_url = os.environ.get("TASKNOTE_COMPOSE_URL", COMPOSE_URL)
+        require_answering(base_url)
         progress(f"smoke: compose stack at {base_url}")
         return suite(base_url, timeout_s=timeout_s, progress=progress)
+    env = environment_for(repo, target, env)
     cluster = port or Port(repo, target)
     namespace = f"tasknote-{env}"
     with cluster.port_forward(namespace, "tasknote-api", remote_port) as base_url:
         progress(f"smoke: {target.describe()}, svc/tasknote-api in {namespace} via {base_url}")
         report = suite(base_url, timeout_s=timeout_s, progress=progress)
+    tls = tls_step(cluster, target, namespace)
+    if tls is not None:
+        progress(smoke.step_line(tls))
+        report.outcomes.append(tls)
     if summary_job:
         job = trigger_summary_job(cluster, namespace, progress=progress)
         progress(smoke.step_line(job))

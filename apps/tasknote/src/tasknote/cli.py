@@ -105,6 +105,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from tasknote import migrate
 
         applied = migrate.apply(settings.database_url)
+        if settings.app_database_url:
+            try:
+                migrate.ensure_app_role(settings.database_url, settings.app_database_url)
+            except ValueError as exc:
+                print(f"tasknote migrate: {exc}", file=sys.stderr)
+                return 2
         log.info("migrations up to date", extra={"fields": {"applied": applied,
                                                             "latest": migrate.latest_version()}})
         return 0

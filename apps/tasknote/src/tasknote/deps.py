@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from tasknote.cache import TaskCache
 from tasknote.runtime import Database, Runtime
 from tasknote.settings import Settings
+from tasknote.uploads import Admission
 
 
 def _runtime(request: Request) -> Runtime:
@@ -29,6 +30,10 @@ async def get_cache(request: Request) -> TaskCache:
     return _runtime(request).cache
 
 
+async def get_admission(request: Request) -> Admission:
+    return _runtime(request).uploads
+
+
 async def get_runtime(request: Request) -> Runtime:
     return _runtime(request)
 
@@ -37,3 +42,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 CacheDep = Annotated[TaskCache, Depends(get_cache)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]

@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from psycopg import AsyncConnection
 
@@ -52,6 +53,19 @@ def fingerprint(*parts: bytes) -> bytes:
     for part in parts:
         digest.update(len(part).to_bytes(8, "big"))  # length-prefixed: no two splits collide
         digest.update(part)
+    return digest.digest()
+
+
+def fingerprint_file(prefix: bytes, path: Path, chunk: int = 256 * 1024) -> bytes:
+    """fingerprint(prefix, the file's bytes), reading the file a chunk at a time (an upload is
+    on disk so that it is never whole in memory)."""
+    digest = hashlib.sha256()
+    digest.update(len(prefix).to_bytes(8, "big"))
+    digest.update(prefix)
+    digest.update(path.stat().st_size.to_bytes(8, "big"))
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
     return digest.digest()
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +72,41 @@ def apply(database_url: str) -> list[int]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     return applied_now
+
+
+APP_GROUP = "tasknote_dml"  # made, and granted its DML, by migrations/0007_app_role.sql
+
+
+def login_of(url: str) -> tuple[str, str]:
+    """(user, password) of a postgresql:// URL; ValueError naming what is missing."""
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    user, password = str(params.get("user") or ""), str(params.get("password") or "")
+    if not user or not password:
+        raise ValueError("APP_DATABASE_URL must name a user and a password "
+                         "(postgresql://USER:PASSWORD@HOST:5432/DB)")
+    return user, password
+
+
+def ensure_app_role(database_url: str, app_url: str) -> str:
+    """Make the app's login role exist with the URL's password, as a member of APP_GROUP and
+    nothing more (no superuser, no CREATEDB/CREATEROLE). Runs as the owner after the migrations;
+    returns the role's name. The password goes to the server as a SCRAM verifier computed here
+    (libpq's PQencryptPasswordConn), never as plaintext a statement log could keep."""
+    user, password = login_of(app_url)
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+        owner = conn.execute("SELECT current_user").fetchone()
+        if owner and owner[0] == user:
+            raise ValueError(f"APP_DATABASE_URL names the owner role {user!r}; give the app its own role")
+        verifier = conn.pgconn.encrypt_password(password.encode(), user.encode(), b"scram-sha-256").decode()
+        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        try:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+            verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+            attributes = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS INHERIT")
+            conn.execute(sql.SQL("{} ROLE {} {} PASSWORD {}").format(
+                verb, sql.Identifier(user), attributes, sql.Literal(verifier)))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(APP_GROUP), sql.Identifier(user)))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    log.info("app role ready", extra={"fields": {"role": user, "member_of": APP_GROUP}})
+    return user

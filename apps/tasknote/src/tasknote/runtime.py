@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
-from tasknote import idempotency, migrate, store
+from tasknote import idempotency, migrate, pooling, store, uploads
 from tasknote.cache import TaskCache
+from tasknote.problems import Problem
 from tasknote.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class Database:
     no row and the client gets 404 for a delete that happened."""
 
     def __init__(self, settings: Settings) -> None:
-        self.pool = AsyncConnectionPool(
+        self.pool = pooling.Pool(
             settings.database_url, min_size=1, max_size=settings.db_pool_max, open=False,
             kwargs={"autocommit": True, "connect_timeout": 5}, timeout=5, name="api",
         )
@@ -44,7 +45,11 @@ class Database:
         except PoolTimeout:
             # A subclass of OperationalError, but no connection broke: the pool had none to give
             # within its timeout. Checking and waiting again would only double the wait before
-            # the 503; the retry below is for a connection that died under us.
+            # the 503; the retry below is for a connection that died under us. A pool whose last
+            # connection attempt worked is full, not cut off: that is "busy", not "unavailable".
+            if self.pool.reachable:
+                raise Problem(503, "every database connection is in use; retry shortly", kind="busy",
+                              headers={"Retry-After": "1"}) from None
             raise
         except psycopg.OperationalError:
             await self._check_pool()
@@ -78,6 +83,7 @@ class Runtime:
         self.settings = settings
         self.database = Database(settings)
         self.cache = TaskCache(settings.redis_url, settings.cache_ttl_seconds)
+        self.uploads = uploads.Admission.for_settings(settings)  # uploads in progress, capped
         self.latest_migration = migrate.latest_version()
         self._purger: asyncio.Task[None] | None = None
 

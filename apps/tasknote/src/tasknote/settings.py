@@ -37,6 +37,10 @@ class Settings:
     worker_poll_seconds: float
     graceful_timeout_seconds: float
     idempotency_ttl_seconds: int
+    app_database_url: str = ""
+    upload_slots: int = 0
+    scratch_dir: str = ""
+    decode_budget_bytes: int = 0
 
 
 N = TypeVar("N", int, float)
@@ -118,7 +122,39 @@ _SPEC: dict[str, tuple[str, str, Callable[[str, str], Any]]] = {
     "GRACEFUL_TIMEOUT_SECONDS": ("graceful_timeout_seconds", "20", _float(0, 600)),
     # How long a stored Idempotency-Key response is replayed (published in the README).
     "IDEMPOTENCY_TTL_SECONDS": ("idempotency_ttl_seconds", str(24 * 3600), _int(60, 30 * 86400)),
+    # `tasknote migrate` only: the login role the API, worker and summary use; migrate (as the
+    # owner) makes it exist with this password and grants it the app's DML (see migrate.py).
+    "APP_DATABASE_URL": ("app_database_url", "", _url("postgresql", "postgres", required=False)),
+    # 0: derived from the container's memory limit (limits.upload_slots / limits.decode_budget).
+    "UPLOAD_SLOTS": ("upload_slots", "0", _int(0, 1024)),
+    "DECODE_BUDGET_BYTES": ("decode_budget_bytes", "0", _int(0, 64 * 1024**3)),
+    # Disk-backed directory where uploads are streamed before they go to PostgreSQL; empty:
+    # the system's temporary directory.
+    "SCRATCH_DIR": ("scratch_dir", "", _text),
 }
+# Credentials may come from a file instead (NAME_FILE=/path, e.g. a mounted Secret), so they are
+# not in the process environment that `docker inspect` and /proc/<pid>/environ show.
+FILE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "APP_DATABASE_URL")
+
+
+def _from_files(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """NAME from the file NAME_FILE names, for each of FILE_VARIABLES that has one (trailing
+    newline dropped); setting both NAME and NAME_FILE is an error, never a silent choice."""
+    values: dict[str, str] = {}
+    for name in FILE_VARIABLES:
+        path = env.get(name + "_FILE", "")
+        if not path:
+            continue
+        if env.get(name):
+            problems.append(f"{name} and {name}_FILE are both set; set only one")
+            continue
+        try:
+            with open(path, encoding="utf-8") as fh:
+                values[name] = fh.read().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            problems.append(f"{name}_FILE names {path!r}, which cannot be read ({reason})")
+    return values
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -126,8 +162,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     problems: list[str] = []
+    from_files = _from_files(env, problems)
     for name, (field, default, parse) in _SPEC.items():
-        raw = env.get(name, default)
+        raw = from_files.get(name, env.get(name, default))
         try:
             values[field] = parse(name, raw)
         except ValueError as exc:

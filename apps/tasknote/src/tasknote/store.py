@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -88,12 +90,38 @@ async def list_tasks(conn: AsyncConnection, limit: int,
     return [task_row(r) for r in rows[:limit]], len(rows) > limit
 
 
+COPY_CHUNK = 256 * 1024  # bytes per COPY write (sent as twice that in hex)
+
+
+def copy_row_prefix(image_id: uuid.UUID, task_id: uuid.UUID, content_type: str, size: int,
+                    width: int, height: int) -> bytes:
+    """The start of one COPY text-format row up to the bytea column: the columns tab-separated,
+    then the bytea hex prefix, whose backslash COPY's own escaping doubles."""
+    return "\t".join((str(image_id), str(task_id), content_type, str(size), str(width), str(height),
+                      "\\\\x")).encode()
+
+
+def _chunks(data: bytes | Path) -> Iterator[bytes]:
+    if isinstance(data, bytes):
+        view = memoryview(data)
+        for start in range(0, len(view), COPY_CHUNK):
+            yield bytes(view[start:start + COPY_CHUNK])
+        return
+    with data.open("rb") as fh:
+        while chunk := fh.read(COPY_CHUNK):
+            yield chunk
+
+
 async def add_image(conn: AsyncConnection, task_id: uuid.UUID, image_id: uuid.UUID, content_type: str,
-                    data: bytes, width: int, height: int, max_attempts: int) -> dict[str, Any] | None:
+                    data: bytes | Path, width: int, height: int, max_attempts: int) -> dict[str, Any] | None:
     """The image and its resize job commit together: no image without a job, no job without an image.
-    image_id comes from the caller so that a retry after a lost commit acknowledgement is a no-op."""
+    image_id comes from the caller so that a retry after a lost commit acknowledgement is a no-op.
+
+    The bytes (in memory, or a file: the API's upload scratch) are streamed in by COPY in hex
+    chunks rather than sent as one bytea parameter, so an upload is never whole in memory here."""
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
     result: dict[str, Any] = {"id": image_id, "task_id": task_id, "content_type": content_type,
-                              "size": len(data), "status": "pending", "variants": []}
+                              "size": size, "status": "pending", "variants": []}
     async with conn.transaction():
         cur = await conn.execute("SELECT 1 FROM images WHERE id = %s", (image_id,))
         if await cur.fetchone() is not None:
@@ -101,11 +129,13 @@ async def add_image(conn: AsyncConnection, task_id: uuid.UUID, image_id: uuid.UU
         cur = await conn.execute("SELECT 1 FROM tasks WHERE id = %s FOR KEY SHARE", (task_id,))
         if await cur.fetchone() is None:
             return None
-        await conn.execute(
-            "INSERT INTO images (id, task_id, content_type, size, width, height, data)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (image_id, task_id, content_type, len(data), width, height, data),
-        )
+        async with conn.cursor().copy(
+            "COPY images (id, task_id, content_type, size, width, height, data) FROM STDIN"
+        ) as copy:
+            await copy.write(copy_row_prefix(image_id, task_id, content_type, size, width, height))
+            for chunk in _chunks(data):
+                await copy.write(chunk.hex().encode())
+            await copy.write(b"\n")
         await conn.execute("INSERT INTO jobs (image_id, max_attempts) VALUES (%s, %s)",
                            (image_id, max_attempts))
     return result

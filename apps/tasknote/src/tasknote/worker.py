@@ -25,7 +25,7 @@ from types import FrameType
 import psycopg
 from PIL import Image
 
-from tasknote import images
+from tasknote import images, limits
 from tasknote.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,15 @@ WITH next AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE jobs j SET status = 'running', attempts = j.attempts + 1,
+    -- j.status is the row before this UPDATE: 'running' here means its worker lost the lease.
+    lost_leases = j.lost_leases + CASE WHEN j.status = 'running' THEN 1 ELSE 0 END,
     lease_until = now() + make_interval(secs => %(lease)s), lease_token = %(token)s,
     worker = %(worker)s, updated_at = now()
 FROM next WHERE j.id = next.id
-RETURNING j.id, j.image_id, j.attempts, j.max_attempts
+RETURNING j.id, j.image_id, j.attempts, j.max_attempts, j.lost_leases
 """
+# A worker that died on the same job twice will die on it again: dead-letter at the third claim.
+MAX_LOST_LEASES = 2
 
 _OWNED = "SELECT 1 FROM jobs WHERE id = %s AND status = 'running' AND lease_token = %s FOR UPDATE"
 
@@ -57,6 +61,7 @@ class Claim:
     attempts: int
     max_attempts: int
     token: uuid.UUID
+    lost_leases: int = 0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -70,7 +75,7 @@ def claim(conn: psycopg.Connection, worker_id: str, lease_seconds: float) -> Cla
         row = conn.execute(_CLAIM, {"lease": lease_seconds, "token": token, "worker": worker_id}).fetchone()
     if row is None:
         return None
-    return Claim(row[0], row[1], row[2], row[3], token)
+    return Claim(row[0], row[1], row[2], row[3], token, row[4])
 
 
 def complete(conn: psycopg.Connection, job: Claim, variants: list[images.Variant]) -> bool:
@@ -111,12 +116,20 @@ def fail(conn: psycopg.Connection, job: Claim, error: str, *, permanent: bool) -
     return "retry"
 
 
-def process_one(conn: psycopg.Connection, worker_id: str, settings: Settings) -> str | None:
-    """Claim and handle one job; None when the queue has nothing due."""
+def process_one(conn: psycopg.Connection, worker_id: str, settings: Settings,
+                decode_budget: int | None = None) -> str | None:
+    """Claim and handle one job; None when the queue has nothing due. An image whose decode
+    would need more than decode_budget bytes is dead-lettered without being decoded."""
     job = claim(conn, worker_id, settings.worker_lease_seconds)
     if job is None:
         return None
     fields = {"job": job.job_id, "image": str(job.image_id), "attempt": job.attempts}
+    if job.lost_leases >= MAX_LOST_LEASES:
+        reason = (f"a worker died {job.lost_leases} times while processing this image (killed for "
+                  f"memory or crashed in a decoder); not retried")
+        outcome = fail(conn, job, reason, permanent=True)
+        log.error("job dead-lettered", extra={"fields": {**fields, "outcome": outcome, "reason": reason}})
+        return outcome
     if job.attempts > job.max_attempts:
         # Claimed again after its worker died on the last attempt (e.g. an image that crashes us).
         outcome = fail(conn, job, "attempts exhausted (worker lost during processing)", permanent=True)
@@ -127,7 +140,7 @@ def process_one(conn: psycopg.Connection, worker_id: str, settings: Settings) ->
         return "gone"
     started = time.perf_counter()
     try:
-        variants = images.make_variants(bytes(row[0]))
+        variants = images.make_variants(bytes(row[0]), decode_budget)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         outcome = fail(conn, job, f"cannot decode image: {exc}", permanent=True)
         log.error("image cannot be resized",
@@ -165,14 +178,16 @@ def run(settings: Settings, heartbeat: Path | None, *, once: bool = False) -> in
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    log.info("worker started", extra={"fields": {"worker": worker_id}})
+    budget = settings.decode_budget_bytes or limits.decode_budget(limits.memory_limit(),
+                                                                  settings.max_upload_bytes)
+    log.info("worker started", extra={"fields": {"worker": worker_id, "decode_budget_mib": budget >> 20}})
     conn: psycopg.Connection | None = None
     while not stop:
         touch(heartbeat)
         try:
             if conn is None or conn.closed:
                 conn = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
-            outcome = process_one(conn, worker_id, settings)
+            outcome = process_one(conn, worker_id, settings, budget)
         except psycopg.OperationalError as exc:
             log.warning("database unavailable; retrying", extra={"fields": {"error": str(exc).strip()[:200]}})
             if conn is not None:

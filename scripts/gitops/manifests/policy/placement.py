@@ -46,6 +46,12 @@ def plain_secret(doc: Doc, ctx: Context) -> Found:
         yield "data", "a plain Secret with values is in Git (base64 is not encryption)"
 
 
+def file_reference(name: str, value: str) -> bool:
+    """NAME_FILE=/absolute/path names a file holding the credential (a mounted Secret), the
+    convention of the postgres image's entrypoint and of tasknote's settings: not a credential."""
+    return name.endswith("_FILE") and value.startswith("/") and not URL_WITH_PASSWORD.match(value)
+
+
 def credential_literals(doc: Doc, ctx: Context) -> Found:
     for container, path in containers(doc):
         for i, env in enumerate(container.get("env") or []):
@@ -53,8 +59,8 @@ def credential_literals(doc: Doc, ctx: Context) -> Found:
             source = env.get("valueFrom") or {}
             if name in SECRET_ONLY_ENV and "secretKeyRef" not in source:
                 yield where, f"{label(container)} {name} does not come from a Secret (secretKeyRef)"
-            elif "value" in env and (CREDENTIAL_NAME.search(name)
-                                     or URL_WITH_PASSWORD.match(str(env["value"]))):
+            elif "value" in env and not file_reference(name, str(env["value"])) and (
+                    CREDENTIAL_NAME.search(name) or URL_WITH_PASSWORD.match(str(env["value"]))):
                 yield where, f"{label(container)} sets credential-looking {name} as a literal value"
     if doc.get("kind") == "ConfigMap":
         for key, value in sorted((doc.get("data") or {}).items()):

@@ -24,6 +24,7 @@ from gitops.manifests.policy.placement import (
     plain_secret,
     service_account_token,
 )
+from gitops.manifests.policy.prod_safety import data_survives_prune, tls_in_prod
 from gitops.manifests.policy.workloads import (
     host_access,
     image_digest,
@@ -92,7 +93,8 @@ RULES: tuple[Rule, ...] = (
     Rule("TN014", "credentials-from-secrets", "error",
          "Credentials written as env literals or ConfigMap values end up in Git, logs and "
          "`kubectl describe`.",
-         "take them from the sealed Secret tasknote-db with valueFrom.secretKeyRef", credential_literals),
+         "mount the sealed Secret (tasknote-db, tasknote-db-app) and name the file with NAME_FILE, or "
+         "use valueFrom.secretKeyRef", credential_literals),
     Rule("TN015", "config-from-configmap", "error",
          "Configuration hard-coded as env literals differs silently between workloads and environments; "
          "one ConfigMap per environment is the place for it.",
@@ -116,4 +118,16 @@ RULES: tuple[Rule, ...] = (
          "set automountServiceAccountToken: false on the ServiceAccount or the pod spec (annotate the "
          "object with the reason if it really needs the API)", service_account_token),
     *INTEGRITY_RULES,  # objects that refer to each other agree (policy.integrity)
+    Rule("TN030", "data-survives-prune", "error",
+         "Argo CD deletes an Application's objects when the Application is deleted or dropped from the "
+         "root, and prunes those that leave Git; a staging or prod Namespace or volume-bearing object "
+         "without Delete=false,Prune=false takes its PersistentVolumeClaims, and the database, with it.",
+         "annotate it argocd.argoproj.io/sync-options: Delete=false,Prune=false (the overlay's "
+         "base/components/retain-data does)", data_survives_prune),
+    Rule("TN031", "tls-in-prod", "error",
+         "Prod traffic in clear text exposes sessions and data to anyone on the path; every host must be "
+         "served over TLS and plain HTTP may only redirect to HTTPS.",
+         "add spec.tls with the cert-manager Certificate's Secret to the Ingress, an HTTPS listener with "
+         "tls.certificateRefs to the Gateway, and only a RequestRedirect (scheme https) route on its HTTP "
+         "listener (base/components/https and https-gateway)", tls_in_prod),
 )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request
 from psycopg import AsyncConnection
 from starlette.responses import Response
 
-from tasknote import idempotency, images, store
+from tasknote import idempotency, store, uploads
 from tasknote.contract import (
     IMAGE_LINKS,
     IMAGE_TYPES,
@@ -23,7 +23,7 @@ from tasknote.contract import (
     binary,
     problems,
 )
-from tasknote.deps import DatabaseDep, SettingsDep
+from tasknote.deps import AdmissionDep, DatabaseDep, SettingsDep
 from tasknote.idempotency import Stored
 from tasknote.problems import Problem
 from tasknote.routes._http import IdempotencyKey, get_and_head, respond
@@ -51,61 +51,33 @@ def _no_image(task_id: uuid.UUID, image_id: uuid.UUID) -> Problem:
              responses={202: {"headers": LOCATION, "links": IMAGE_LINKS},
                         **problems(400, 404, 409, 411, 413, 415, 422, 503)})
 async def upload_image(task_id: uuid.UUID, request: Request, db: DatabaseDep, settings: SettingsDep,
-                       idempotency_key: IdempotencyKey = None) -> Response:
+                       admission: AdmissionDep, idempotency_key: IdempotencyKey = None) -> Response:
     # The body is read by accept_upload, not declared as a FastAPI File parameter: FastAPI would
     # parse the whole form before any of our code could refuse it.
-    return await accept_upload(request, task_id, db, settings, idempotency_key)
+    return await accept_upload(request, task_id, db, settings, admission, idempotency_key)
 
 
 async def accept_upload(request: Request, task_id: uuid.UUID, db: Database, settings: Settings,
-                        idempotency_key: str | None) -> Response:
-    cap = settings.max_upload_bytes
-    length = request.headers.get("content-length")
-    if length is None:
-        raise Problem(411, "send a Content-Length header with the upload", kind="length-required")
-    if not length.isdigit() or int(length) > cap + 64 * 1024:  # room for the multipart framing
-        raise Problem(413, f"uploads are limited to {cap} bytes", kind="too-large",
-                      extra={"max_bytes": cap})
-    if "multipart/form-data" not in request.headers.get("content-type", ""):
-        raise Problem(415, "send the image as multipart/form-data in a field named 'file'",
-                      kind="unsupported-media-type")
-    try:
-        form = await request.form(max_files=1, max_fields=5)
-    except Exception:
-        raise Problem(400, "the multipart body could not be parsed", kind="malformed-multipart") from None
-    try:
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise Problem(422, "the form needs a file field named 'file'", kind="validation-error")
-        unexpected = sorted(set(form.keys()) - {"file"})
-        if unexpected:  # the schema says additionalProperties: false
-            raise Problem(422, f"the form takes only 'file'; remove {', '.join(unexpected)}",
-                          kind="validation-error")
-        data = await upload.read(cap + 1)
-    finally:
-        await form.close()
-    if len(data) > cap:
-        raise Problem(413, f"uploads are limited to {cap} bytes", kind="too-large",
-                      extra={"max_bytes": cap})
-    try:
-        info = images.probe(data)
-    except images.NotAnImage as exc:
-        raise Problem(415, str(exc), kind="not-an-image") from None
-    iid = uuid.uuid4()
+                        admission: uploads.Admission, idempotency_key: str | None) -> Response:
+    # Admission control and the body streamed to disk-backed scratch: tasknote/uploads.py. The
+    # bytes then go from that file into PostgreSQL by COPY (store.add_image), never whole in memory.
+    async with uploads.received(request, admission, settings) as upload:
+        iid = uuid.uuid4()
 
-    async def add(conn: AsyncConnection) -> Stored:
-        image = await store.add_image(conn, task_id, iid, info.content_type, data, info.width,
-                                      info.height, settings.worker_max_attempts)
-        if image is None:
-            raise Problem(404, f"no task with id {str(task_id)!r}", kind="not-found")
-        return Stored(202, orjson.dumps(image), f"/tasks/{task_id}/images/{iid}")
+        async def add(conn: AsyncConnection) -> Stored:
+            info = upload.probe
+            image = await store.add_image(conn, task_id, iid, info.content_type, upload.path, info.width,
+                                          info.height, settings.worker_max_attempts)
+            if image is None:
+                raise Problem(404, f"no task with id {str(task_id)!r}", kind="not-found")
+            return Stored(202, orjson.dumps(image), f"/tasks/{task_id}/images/{iid}")
 
-    if idempotency_key is None:
-        return respond(await db.run(add))
-    key = idempotency.normalise(idempotency_key)
-    print_ = idempotency.fingerprint(task_id.bytes, data)
-    scope, ttl = "POST /tasks/{task_id}/images", settings.idempotency_ttl_seconds
-    return respond(await db.run(lambda c: idempotency.run_once(c, scope, key, print_, ttl, add)))
+        if idempotency_key is None:
+            return respond(await db.run(add))
+        key = idempotency.normalise(idempotency_key)
+        print_ = idempotency.fingerprint_file(task_id.bytes, upload.path)
+        scope, ttl = "POST /tasks/{task_id}/images", settings.idempotency_ttl_seconds
+        return respond(await db.run(lambda c: idempotency.run_once(c, scope, key, print_, ttl, add)))
 
 
 @get_and_head(router, "/{image_id}", operation_id="get_image", response_model=Image,
