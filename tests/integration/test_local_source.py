@@ -169,11 +169,13 @@ echo ---still-naming-the-fork && (git grep -l {committed_url} FETCH_HEAD -- argo
         assert pin.new_name == push_name
 
         docs = [d for d in yaml.safe_load_all(sealed) if d]
-        assert [d["metadata"]["name"] for d in docs] == ["tasknote-db"]
-        for doc in docs:
-            values = unseal(key, doc)
-            assert values["POSTGRES_PASSWORD"] and values["POSTGRES_PASSWORD"].decode() in \
-                values["DATABASE_URL"].decode()
+        # Each dev SealedSecret decrypts with this cluster's key: the owner's credentials and
+        # the app role's login (15a), both generated for this cluster.
+        assert [d["metadata"]["name"] for d in docs] == ["tasknote-db", "tasknote-db-app"]
+        owner, app_login = (unseal(key, doc) for doc in docs)
+        assert owner["POSTGRES_PASSWORD"] and owner["POSTGRES_PASSWORD"].decode() in \
+            owner["DATABASE_URL"].decode()
+        assert app_login["DATABASE_URL"].decode().startswith("postgresql://tasknote_app:")
 
         assert yaml.safe_load(root_app)["spec"]["source"]["repoURL"] == url
         # HEAD's tree: the staged file and the unstaged edit are not in it.

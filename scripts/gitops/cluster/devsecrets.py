@@ -8,8 +8,9 @@ puts, in the commit it serves to the cluster, SealedSecrets this cluster can dec
 2. else the ones the previous published commit carried, when that commit was sealed to this
    cluster's key (same name, namespace and keys): the credentials PostgreSQL was initialised
    with stay the same, and an unchanged checkout publishes an unchanged tree;
-3. else, for the database Secret only, fresh credentials (gitops.sealing.database_values) sealed
-   to this cluster's certificate: nobody needs the old ones, this cluster has no data yet.
+3. else, for the Secrets the automation generates (sealing.GENERATED: the database owner's and
+   the app's credentials), fresh values sealed to this cluster's certificate: nobody needs the
+   old ones, this cluster has no data yet.
 
 Any other Secret sealed for another key holds values only its author knows: that is one
 sentence naming it and how to seal it for this cluster. Plaintext exists only in memory.
@@ -96,7 +97,7 @@ def sealed_for_cluster(
     previous_cert_pem: bytes | None = None,
     *,
     env: str = "dev",
-    fresh_values: Callable[[str], dict[str, bytes]] = sealing.database_values,
+    generated: Mapping[str, Callable[[str], dict[str, bytes]]] = sealing.GENERATED,
 ) -> str:
     """The text of overlays/<env>/sealed-secrets.yaml for a commit served to the cluster of `cert`."""
     if same_key(source_cert_pem, cert):
@@ -112,8 +113,8 @@ def sealed_for_cluster(
         name, obj_namespace, _ = key
         if key in reusable:
             out.append(reusable[key])
-        elif name == sealing.DB_SECRET and obj_namespace == namespace:
-            out.append(sealing.sealed_secret(name, namespace, fresh_values(env), cert))
+        elif name in generated and obj_namespace == namespace:
+            out.append(sealing.sealed_secret(name, namespace, generated[name](env), cert))
         else:
             raise GitOpsError(
                 f"{SEALED_PATH} holds SealedSecret {obj_namespace}/{name}, sealed for another key and with "

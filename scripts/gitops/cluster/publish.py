@@ -172,14 +172,14 @@ def build_from_tree(repo: Repo, stage: Stage, source: SourceTree, ref: str, vers
     stage.git("archive", "--format=tar", f"--output={tar}", source.app_tree)
     spec = app_image.BuildSpec(refs=(ref,), version=version, revision=source.revision,
                                source=app_image.git_source(stage.repo), context=Path("-"),
-                               ca_file=app_image.ca_file())
+                               ca_file=app_image.ca_file(), base_images=app_image.standin_base_images())
     argv = app_image.build_argv(str(tools.docker_engine(repo)), spec)
     result = run.run(argv, env={"DOCKER_BUILDKIT": "1"}, input_bytes=tar.read_bytes(), check=False,
                      timeout=1800)
     if result.returncode != 0:
         why = run.tail(result.stderr or result.stdout, 3)
         raise GitOpsError(f"building the TaskNote image failed ({why}); "
-                          "fix the build (./inv app.build shows the whole log) and publish again.")
+                          "fix the build (./inv images.build shows the whole log) and publish again.")
 
 
 def ensure_app_image(repo: Repo, stage: Stage, source: SourceTree, push_name: str,

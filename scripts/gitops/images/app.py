@@ -43,12 +43,12 @@ class BuildSpec:
     dockerfile: Path | None = None
     platforms: tuple[str, ...] = ()
     no_cache: bool = False
+    # BUILDER_IMAGE/RUNTIME_IMAGE overrides: only for air-gapped stand-ins (gitops.images.base_pins).
+    base_images: tuple[tuple[str, str], ...] = ()
 
     @property
     def tags(self) -> tuple[str, ...]:
         return tuple(ref.rsplit(":", 1)[1] for ref in self.refs)
-    # BUILDER_IMAGE/RUNTIME_IMAGE overrides: only for air-gapped stand-ins (gitops.images.base_pins).
-    base_images: tuple[tuple[str, str], ...] = ()
 
 
 def app_version(pyproject: Path) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets as pyrandom
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -336,6 +336,13 @@ def app_database_values(env: str) -> dict[str, bytes]:
     return {"DATABASE_URL": url.encode()}
 
 
+# The Secrets whose values the automation makes itself (name -> fresh values for an environment):
+# init-key seals them for a new cluster, and the local loop seals them for a kind cluster's key.
+GENERATED: dict[str, Callable[[str], dict[str, bytes]]] = {
+    DB_SECRET: database_values, APP_DB_SECRET: app_database_values,
+}
+
+
 def environments_of(cluster: str) -> list[str]:
     config.check_cluster(cluster)
     return [env for env, c in ENV_CLUSTER.items() if c == cluster]
@@ -347,6 +354,6 @@ def seal_database_secrets(cluster: str, repo: Repo) -> list[SealResult]:
     return [
         seal(env, name, values(env), cluster=cluster, repo=repo)
         for env in environments_of(cluster)
-        for name, values in ((DB_SECRET, database_values), (APP_DB_SECRET, app_database_values))
+        for name, values in GENERATED.items()
     ]
 
