@@ -2,7 +2,7 @@
 
 - Registry: the locally built `registry:2` image (Debian's docker-registry, the air-gapped
   stand-in for the upstream image) on a random loopback port. A tiny image (FROM
-  debian:trixie-slim) is built and pushed to it with `app.build`/`publish.push`.
+  debian:trixie-slim) is built and pushed to it with `app.build`/`push.push`.
 - Git: a throw-away repository in tmp_path with a minimal base + dev/staging/prod overlays of the
   shape the real ones have (images: block with comments), and a local bare repository as origin.
 - GitHub's REST API is the one boundary that cannot run here: a local http.server in this file
@@ -25,7 +25,7 @@ from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
 from gitops.delivery import release
 from gitops.delivery.release import Options
-from gitops.images import app, publish
+from gitops.images import app, push
 from gitops.manifests import overlays
 from gitops.manifests.overlays import Pin
 from support.checkout import ROOT, this_repo
@@ -64,7 +64,7 @@ def pushed(registry_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             spec = app.release_plan(image, version, app.git_commit(context), context=context)
             app.build(this_repo(), spec, quiet=True)
             built += list(spec.refs)
-            digests[version] = publish.push(this_repo(), image, list(spec.tags))
+            digests[version] = push.push(this_repo(), image, list(spec.tags))
         yield digests
     finally:
         run.run(["docker", "image", "rm", "-f", *built], check=False)

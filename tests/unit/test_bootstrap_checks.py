@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 from gitops.cluster import kind
 from gitops.cluster.target import Target
-from gitops.core import run, tools
-from gitops.images import reference
+from gitops.core import imageref, run, tools
 from gitops.lifecycle import bootstrap
 from support.checkout import this_repo
 from support.fakeport import FakePort
@@ -85,7 +84,7 @@ CRICTL = ("exec", "tasknote-control-plane", "crictl", "images", "-o", "json")
     ("ghcr.io/acme/t:1.0@sha256:" + "a" * 64, "ghcr.io/acme/t@sha256:" + "a" * 64),
 ])
 def test_normalize_follows_the_distribution_reference_grammar(ref: str, canonical: str) -> None:
-    assert reference.normalize(ref) == canonical
+    assert imageref.normalize(ref) == canonical
 
 
 # ---- node_images and the images step -------------------------------------------------------------

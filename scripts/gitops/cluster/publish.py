@@ -40,7 +40,7 @@ from gitops.core.errors import GitOpsError
 from gitops.core.imageref import parse_image_name
 from gitops.core.repo import Repo
 from gitops.images import app as app_image
-from gitops.images import publish as images
+from gitops.images import push as image_push
 from gitops.images import registry
 from gitops.manifests import repo_url
 from gitops.manifests.overlays import Pin, set_pin
@@ -199,7 +199,7 @@ def ensure_app_image(repo: Repo, stage: Stage, source: SourceTree, push_name: st
     progress(f"   building {ref} from {APP_DIR} at {source.head[:12]}{changes}")
     build_from_tree(repo, stage, source, ref, version)
     progress(f"   pushing {ref}")
-    return AppImage(ref, images.push(repo, push_name, [tag]), True, version)
+    return AppImage(ref, image_push.push(repo, push_name, [tag]), True, version)
 
 
 # --- the published tree --------------------------------------------------------------------------

@@ -21,10 +21,9 @@ from gitops.cluster import argocd_manifest, argocd_settings, gitserver, kind, ku
 from gitops.cluster.kind_sites import DEVELOPER, KindSite
 from gitops.cluster.port import ClusterPort, Port
 from gitops.cluster.target import Target
-from gitops.core import config, tools
+from gitops.core import config, imageref, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
-from gitops.images import reference
 from gitops.lifecycle import localsource
 from gitops.secrets import keys
 from gitops.verify.reconcile import deployment_status, observe_cluster, rollout_done, wait_until_ready
@@ -219,7 +218,7 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
         if not options.images or not local_kind:
             return True
         # containerd lists `tasknote:dev` as docker.io/library/tasknote:dev: compare canonical forms.
-        return reference.all_present(options.images, kind.node_images(repo, site.cluster))
+        return imageref.all_present(options.images, kind.node_images(repo, site.cluster))
 
     def images_do() -> None:
         kind.load_images(repo, options.images, site.cluster)

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from gitops.core.errors import GitOpsError
-from gitops.manifests.render import Loader  # libyaml's JSON-like loader: large CRDs parse 10x faster
+from gitops.manifests.render import parse_stream  # libyaml's loader: large CRDs parse 10x faster
 
 UPSTREAM_DIR = Path("schemas") / "upstream"
 SOURCE_FILE = "source.yaml"
@@ -108,10 +108,7 @@ def sha256_of(path: Path) -> str:
 
 def crd_documents(text: str, where: str) -> list[dict[str, Any]]:
     """The CustomResourceDefinitions of a YAML stream (other documents are an error)."""
-    try:
-        docs = [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
-    except yaml.YAMLError as exc:
-        raise GitOpsError(f"{where} is not valid YAML ({exc}); fetch it again.") from None
+    docs = parse_stream(text, where)
     for doc in docs:
         if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
             raise GitOpsError(f"{where} holds something that is not a CustomResourceDefinition; "

@@ -48,11 +48,12 @@ def build(c: Context, version: str = "", image: str = "", tag: str = IMAGE_TAG, 
     from pathlib import Path
 
     from gitops.core.repo import Repo
-    from gitops.images import app, publish
+    from gitops.images import app
+    from gitops.images import push as image_push
 
     repo = Repo.discover()
     if version:
-        spec = replace(app.release_spec(repo, image or publish.DEFAULT_IMAGE, version,
+        spec = replace(app.release_spec(repo, image or image_push.DEFAULT_IMAGE, version,
                                         context=Path(context) if context else None, platforms=platform or ()),
                        no_cache=no_cache)
     else:
@@ -71,12 +72,13 @@ def build(c: Context, version: str = "", image: str = "", tag: str = IMAGE_TAG, 
 def push(c: Context, version: str, image: str = "") -> None:
     """Push the image's tags, then print the digest the registry serves for the version tag."""
     from gitops.core.repo import Repo
-    from gitops.images import app, publish
+    from gitops.images import app
+    from gitops.images import push as image_push
 
-    name = image or publish.DEFAULT_IMAGE
+    name = image or image_push.DEFAULT_IMAGE
     # The commit the image was built from (its label), not HEAD: HEAD may have moved since.
-    revision = publish.revision_of(f"{name}:{version}")
-    digest = publish.push(Repo.discover(), name, [version, app.git_tag(revision)])
+    revision = image_push.revision_of(f"{name}:{version}")
+    digest = image_push.push(Repo.discover(), name, [version, app.git_tag(revision)])
     print(f"{name}:{version}@{digest}")
 
 
