@@ -3,6 +3,7 @@ plus the real step list's prerequisite checks and pins. The cluster is the port'
 (tests/support/fakeport.py): the API server is the boundary we cannot run here."""
 
 import base64
+import copy
 import stat
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from gitops.cluster import argocd_manifest, gitserver
 from gitops.cluster.target import resolve
 from gitops.core import tools
 from gitops.core.errors import GitOpsError
+from gitops.core.repo import Repo
 from gitops.lifecycle import bootstrap
 from gitops.secrets import keys
 from gitops.verify.steps import Step
@@ -21,6 +23,17 @@ from support.fakeport import FakePort
 from support.ports import free_port
 
 REPO = this_repo()
+
+
+def with_argocd_checksum(repo: Repo) -> Repo:
+    """The checkout with a (made-up) Argo CD manifest checksum recorded: what a maintainer on a
+    networked machine commits; here nothing is downloaded, so its value is never compared."""
+    versions = copy.deepcopy(repo.versions)
+    versions["platform"]["argocd"]["install_sha256"] = "ab" * 32
+    return Repo(repo.root, versions)
+
+
+PINNED = with_argocd_checksum(REPO)
 
 
 @pytest.fixture(autouse=True)
@@ -158,7 +171,7 @@ def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.M
     # with no listener, which is what an unreachable URL looks like.
     target = resolve("kind")
     with pytest.raises(GitOpsError) as info:
-        bootstrap.bootstrap(REPO, target, bootstrap.Options(progress=lambda _: None))
+        bootstrap.bootstrap(PINNED, target, bootstrap.Options(progress=lambda _: None))
     message = str(info.value)
     assert message.startswith("could not download https://github.com/kubernetes-sigs/kind/releases/")
     assert "(connection failed)" in message
@@ -166,10 +179,19 @@ def test_missing_kind_fails_the_real_run_with_one_sentence(monkeypatch: pytest.M
     assert not (tmp_path / "bin").exists()
 
 
-def test_existing_context_needs_only_kubectl() -> None:
+def test_an_unrecorded_argocd_checksum_stops_bootstrap_before_any_cluster_exists() -> None:
+    versions = copy.deepcopy(REPO.versions)
+    versions["platform"]["argocd"]["install_sha256"] = ""
+    last = bootstrap.prerequisites(Repo(REPO.root, versions), resolve("kind"))[-1]
+    with pytest.raises(GitOpsError, match=r"platform\.argocd\.install_sha256 is not a sha256 of https://"):
+        last()
+    assert bootstrap.prerequisites(with_argocd_checksum(REPO), resolve("kind"))[-1]()
+
+
+def test_existing_context_needs_only_kubectl_and_the_argocd_pin() -> None:
     probes = bootstrap.prerequisites(REPO, resolve("kind", context="prod-eu"))
-    assert len(probes) == 1
-    assert len(bootstrap.prerequisites(REPO, resolve("kind"))) == 2  # docker, kubectl; kind is downloaded
+    assert len(probes) == 2  # kubectl, the Argo CD manifest's recorded sha256
+    assert len(bootstrap.prerequisites(REPO, resolve("kind"))) == 3  # docker too; kind is downloaded
     assert bootstrap.downloaded_tools(resolve("kind")) == ("kind",)
     assert bootstrap.downloaded_tools(resolve("kind", context="prod-eu")) == ()
 
@@ -321,7 +343,7 @@ def test_plan_lists_the_tools_step_todo_with_what_it_will_download(monkeypatch: 
     monkeypatch.setattr(tools, "docker_engine", lambda repo: Path("/usr/bin/docker"))
     monkeypatch.setattr(tools, "locate", lambda name: None if name == "kind" else real_locate(name))
     monkeypatch.setattr(tools, "project_bin", lambda repo: tmp_path / "bin")
-    steps = bootstrap.build_steps(REPO, resolve("kind"), bootstrap.Options(progress=print))
+    steps = bootstrap.build_steps(PINNED, resolve("kind"), bootstrap.Options(progress=print))
     lines = bootstrap.format_plan(bootstrap.plan(steps)).splitlines()
     assert lines[0].startswith(" 1. prerequisites  done  docker and kubectl at the pinned versions")
     url = "https://github.com/kubernetes-sigs/kind/releases/download/v0.33.0/kind-linux-amd64"

@@ -59,13 +59,17 @@ def execute(steps: Sequence[Step], progress: Callable[[str], None] = print,
 
 
 def prerequisites(repo: Repo, target: Target) -> list[Callable[[], object]]:
-    """What this target needs installed, cheapest first; each raises one sentence when missing.
+    """What this target needs installed and pinned, cheapest first; each raises one sentence when
+    missing.
     kubectl is for the port-forward (smoke, how_to_reach); the API itself is the client's.
     kind is not among them: the `tools` step downloads it (versions.yaml pins it per platform)."""
     checks: list[Callable[[], object]] = []
     if target.managed and target.cluster == "kind":
         checks.append(lambda: tools.docker_engine(repo))
     checks.append(lambda: tools.require("kubectl", repo))
+    # Argo CD is installed from its manifest only when its sha256 is recorded: say so before a
+    # cluster is created, not at the argocd step.
+    checks.append(lambda: argocd_manifest.pin_of(repo.versions))
     return checks
 
 
@@ -328,7 +332,8 @@ def build_steps(repo: Repo, target: Target, options: Options, port: ClusterPort 
     kind_only = {"tools", "registry", "images"}
     steps = [
         Step("prerequisites", prerequisites_do,
-             f"{tools_needed} at the pinned version{'s' if local_kind else ''}",
+             f"{tools_needed} at the pinned version{'s' if local_kind else ''}; Argo CD's manifest "
+             "checksum recorded",
              lambda: check_prerequisites(repo, target), resumable=False, gate=True),
         Step("tools", tools_do, "kind at the pinned version, else downloaded into .tools/bin (sha256 checked)"
              if local_kind else "no pinned downloads needed", tools_done, resumable=False, gate=True),
