@@ -25,19 +25,37 @@ def test_postgres_restart_during_writes_loses_no_acknowledged_task(tn, db_url, p
     errors: list[str] = []
     stop = threading.Event()
 
+    retried: list[int] = []  # creates that needed more than one attempt
+    prefix = f"load-{uuid.uuid4().hex[:8]}"  # this test's tasks, whatever else the database holds
+
+    def create(client: httpx.Client, key: str) -> None:
+        """One logical create as a careful client makes it: the same Idempotency-Key (and body)
+        on every attempt until a 201, so an attempt that committed but whose answer was lost
+        cannot become a second task."""
+        attempts = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            attempts += 1
+            try:
+                resp = client.post("/tasks", json={"title": f"{prefix} {key}"},
+                                   headers={"Idempotency-Key": key})
+            except httpx.TransportError as exc:  # the API itself must never drop us
+                errors.append(repr(exc))
+                return
+            if resp.status_code == 201:
+                acked.append(resp.json()["id"])
+                acked_at.append(time.monotonic())
+                if attempts > 1:
+                    retried.append(attempts)
+                return
+            other.append(resp.status_code)
+            time.sleep(0.05)
+        errors.append(f"create {key} was never acknowledged")
+
     def writer() -> None:
         with httpx.Client(base_url=api.base_url, timeout=10) as client:
             while not stop.is_set():
-                try:
-                    resp = client.post("/tasks", json={"title": "load"})
-                except httpx.TransportError as exc:  # the API itself must never drop us
-                    errors.append(repr(exc))
-                    continue
-                if resp.status_code == 201:
-                    acked.append(resp.json()["id"])
-                    acked_at.append(time.monotonic())
-                else:
-                    other.append(resp.status_code)
+                create(client, str(uuid.uuid4()))  # the API takes a UUID as the key
 
     # Requests that meet the outage either wait for the pool to reconnect (PostgreSQL is back
     # within the pool timeout) or get a 503 problem; none may get a 500 or a dropped connection.
@@ -66,11 +84,17 @@ def test_postgres_restart_during_writes_loses_no_acknowledged_task(tn, db_url, p
     assert postmaster_start(db_url) > started_before, "PostgreSQL really restarted"
     assert api.popen.poll() is None, "the API process survived"
     assert errors == []
-    assert set(other) <= {503}, f"only 'database unavailable' while it was down, got {sorted(set(other))}"
+    # 503 while it was down; 409 when a retry met its own first attempt still in flight.
+    assert set(other) <= {503, 409}, f"only unavailable or in-flight answers, got {sorted(set(other))}"
+    assert retried, "some creates met the outage and were retried with their key"
     with psycopg.connect(db_url) as conn:
-        stored = {str(r[0]) for r in conn.execute("SELECT id FROM tasks")}
+        rows = conn.execute("SELECT id, title FROM tasks WHERE title LIKE %s", (f"{prefix} %",)).fetchall()
+    stored = {str(r[0]) for r in rows}
     missing = set(acked) - stored
     assert not missing, f"{len(missing)} acknowledged tasks are missing"
+    # Every logical create was acknowledged exactly once and made exactly one task: a retry with
+    # the same Idempotency-Key never makes a duplicate, even across the crash.
+    assert len(acked) == len(set(acked)) == len(rows) == len({r[1] for r in rows})
     assert httpx.get(f"{api.base_url}/ready").status_code == 200
     # Recovery is measured from the moment PostgreSQL accepted a connection again (polled every
     # 50 ms by this process), not from a sleep: the first 201 after the kill comes within 2 s.
