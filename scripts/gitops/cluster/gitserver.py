@@ -38,6 +38,7 @@ from gitops.cluster.kind_sites import DEVELOPER, KindSite
 from gitops.core import run, tools
 from gitops.core.errors import GitOpsError
 from gitops.core.repo import Repo
+from gitops.images.airgap import LABEL as AIRGAP_LABEL  # set on every air-gapped stand-in
 
 CONTAINER = "tasknote-kind-git"
 NETWORK = "kind"  # kind's own Docker network, where the nodes and the registry are
@@ -45,7 +46,6 @@ PORT = 8080
 REPOSITORY = "tasknote.git"
 IMAGE_NAME = "tasknote-git-server"
 AIRGAP_BASE = "debian:trixie-slim"
-AIRGAP_LABEL = "org.tasknote.airgap"  # gitops.airgap.LABEL: set on every air-gapped stand-in
 INPUTS_LABEL = "org.tasknote.git-server.inputs"
 MOUNT = "/srv/git"
 

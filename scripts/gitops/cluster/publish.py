@@ -3,12 +3,12 @@
 One published commit = the source tree (HEAD's tree, or HEAD plus uncommitted changes when
 asked) with, in that commit only:
 - overlays/dev/kustomization.yaml pinned to the digest the registry returned for the app image
-  built from that same tree (gitops.overlays.set_pin, applied to the text, not to the file);
+  built from that same tree (gitops.manifests.overlays.set_pin, applied to the text, not to the file);
 - overlays/dev/sealed-secrets.yaml sealed to this cluster's key (gitops.cluster.devsecrets) and
   clusters/kind/sealed-secrets-cert.pem set to this cluster's certificate, so the published
   tree says which key its secrets are for;
 - every `repoURL`/`sourceRepos` naming versions.yaml repository.url (and that entry itself)
-  pointed at the local Git source (gitops.repo_url.replace_scalar), so the self-managed root
+  pointed at the local Git source (gitops.manifests.repo_url.replace_scalar), so the self-managed root
   Application keeps reading the local source after its first sync.
 
 It is made with git plumbing against a private index (GIT_INDEX_FILE) and a private object
@@ -47,7 +47,7 @@ from gitops.manifests.overlays import Pin, set_pin
 from gitops.secrets.crypto import cert_pem
 
 APP_DIR = "apps/tasknote"
-APP_IMAGE = "tasknote"  # the placeholder name overlays pin (gitops.pins.OWN_IMAGE)
+APP_IMAGE = "tasknote"  # the placeholder name overlays pin (gitops.manifests.pins.OWN_IMAGE)
 OVERLAY = "overlays/dev/kustomization.yaml"
 BRANCH = "refs/heads/main"
 # The published commits are the automation's, not the user's: a fixed identity, so publishing

@@ -2,7 +2,7 @@
 
 A group's upstream CustomResourceDefinition files live, byte for byte as the project publishes
 them, under schemas/upstream/<group>/, beside a source.yaml that records the release they are of,
-where each came from and its sha256 (gitops.pins fails when a file was edited or its release is
+where each came from and its sha256 (gitops.manifests.pins fails when a file was edited or its release is
 not the pinned one). The validator never reads a hand-copied schema for such a group: it asks
 `vendored_schemas`, which converts each served version's `openAPIV3Schema` by code, the way the
 API server reads a structural schema:

@@ -3,7 +3,7 @@
 Kubernetes kinds are checked against the strict JSON schemas (unknown fields rejected) that
 the kubernetes-validate package ships per minor version, at the version versions.yaml
 `schemas.kubernetes` names. Custom resources are checked against the schemas converted from
-the vendored upstream CRD files under schemas/upstream/<group>/ (gitops.crds) and, for groups
+the vendored upstream CRD files under schemas/upstream/<group>/ (gitops.manifests.crds) and, for groups
 not vendored yet, against hand-written schemas under schemas/crds/<group>/<version>/<Kind>.yaml;
 versions.yaml `schemas.crds` records the release of each group. An object whose kind has no schema is a
 problem, never skipped: a typo in `kind:` must not pass silently.

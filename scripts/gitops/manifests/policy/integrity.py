@@ -3,7 +3,7 @@ server refuses them (HPA bounds, CronJob schedules) or they never become Healthy
 that selects no pod, a probe on a port nobody declares, a LoadBalancer nothing serves).
 
 Each check takes one rendered object and its target's context and yields (field path, message)
-pairs; INTEGRITY_RULES is appended to gitops.policy.rules.RULES. Fixtures:
+pairs; INTEGRITY_RULES is appended to gitops.manifests.policy.rules.RULES. Fixtures:
 tests/manifests/fixtures/policy/<id>/{fail,pass}.yaml like every rule.
 """
 

@@ -1,7 +1,7 @@
 """Policy checks that protect what staging and prod users depend on: their data must survive an
 Argo CD prune or Application deletion, and prod must be served over TLS only.
 
-Each check has the signature of gitops.policy.rules (object, context) -> (field path, message)
+Each check has the signature of gitops.manifests.policy.rules (object, context) -> (field path, message)
 pairs; the rules table (gitops.manifests.policy.rules.RULES) names them TN030 and TN031.
 """
 
