@@ -69,26 +69,7 @@ def test_k3s_files_disable_the_bundled_ingress_and_leave_mirrors_opt_in() -> Non
     assert yaml.safe_load((REPO.cluster("k3s") / "registries.yaml").read_text()) == {"mirrors": {}}
 
 
-K3S_YAML = """apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Y2E=
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-preferences: {}
-users:
-- name: default
-  user:
-    client-certificate-data: Y2VydA==
-    client-key-data: a2V5
-"""
+K3S_YAML = (Path(__file__).parents[1] / "fixtures" / "cluster" / "k3s-kubeconfig.yaml").read_text()
 
 
 def test_k3s_kubeconfig_is_pointed_at_the_host_and_renamed() -> None:

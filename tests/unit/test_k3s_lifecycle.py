@@ -27,24 +27,7 @@ from support.checkout import this_repo
 from support.fakeport import FakePort
 
 HOST = "admin@vps.example.com"
-K3S_YAML = """apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Y2E=
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-users:
-- name: default
-  user:
-    client-key-data: a2V5
-"""
+K3S_YAML = (Path(__file__).parents[1] / "fixtures" / "cluster" / "k3s-kubeconfig.yaml").read_text()
 
 
 class Server:
